@@ -1,0 +1,150 @@
+# forklift: the one build entry.
+#
+#   make            build build/forklift (and the demo backend)
+#   make run        build, start the demo (three backends + forklift)
+#   make check      install what is missing, build, run every test, then
+#                   run them all again built with ASan and UBSan
+#   make bench      forklift against nginx and HAProxy, side by side
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make lint       cppcheck and clang-tidy;  make format  clang-format
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC	?= cc
+BUILD	?= build
+OPT	?= -O2
+CFLAGS	?= $(OPT) -g
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -I.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=undefined
+
+# Debian packages: what the build and the tests need.
+DEB_PKGS := build-essential pkg-config libbsd-dev libinih-dev check \
+	    libcurl4-openssl-dev
+PKGS	:= libbsd inih
+TEST_PKGS := check libcurl
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS	= $(PKG_LIBS) -lm
+
+SRC	:= $(wildcard common/*.c worker/*.c health/*.c supervisor/*.c)
+LIB_SRC	:= $(filter-out supervisor/main.c,$(SRC))
+LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+BACKEND_SRC := $(wildcard tests/backend/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+HARNESS_SRC := $(wildcard tests/integration/harness*.c)
+
+.PHONY: all deps run check test unit integration sanitize bench install \
+	uninstall lint format format-check clean fuzz
+
+all: $(BUILD)/forklift $(BUILD)/backend
+
+# Installs the Debian packages that are missing (as root), or says how.
+deps:
+	@missing=""; \
+	command -v cc >/dev/null 2>&1 || missing="$$missing build-essential"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	for p in libbsd:libbsd-dev inih:libinih-dev check:check \
+	    libcurl:libcurl4-openssl-dev; do \
+		pkg-config --exists $${p%%:*} 2>/dev/null || \
+		    missing="$$missing $${p#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			    -qq $(DEB_PKGS) >/dev/null || exit 1; \
+		else \
+			echo "missing packages; run as root:"; \
+			echo "  apt-get install$$missing"; exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libforklift.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/forklift: $(BUILD)/obj/supervisor/main.o $(BUILD)/libforklift.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/backend: $(BACKEND_SRC) $(wildcard tests/backend/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $(BACKEND_SRC) $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libforklift.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libforklift.a \
+	    $(TEST_LIBS) $(LDLIBS) -pthread
+
+$(BUILD)/tests/test_%: tests/integration/test_%.c $(HARNESS_SRC) \
+    tests/integration/harness.h $(BUILD)/libforklift.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(HARNESS_SRC) \
+	    $(BUILD)/libforklift.a $(TEST_LIBS) $(LDLIBS) -pthread
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh $(BUILD)
+
+# The tests of one build: every unit test, then every integration test.
+# All run even when one fails; the summary names the failures.
+test: $(BUILD)/forklift $(BUILD)/backend $(UNIT_BIN) $(INTEG_BIN)
+	@FORKLIFT_BIN=$(CURDIR)/$(BUILD)/forklift \
+	 BACKEND_BIN=$(CURDIR)/$(BUILD)/backend \
+	 FORKLIFT_SRCDIR=$(CURDIR) \
+	 tests/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test BUILD=build/asan OPT=-O1 \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)"
+
+bench: deps all
+	bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/forklift
+	install -m 755 $(BUILD)/forklift $(DESTDIR)$(SBINDIR)/forklift
+	install -m 644 man/forklift.8 $(DESTDIR)$(MANDIR)/man8/forklift.8
+	install -m 644 man/forklift.ini.5 $(DESTDIR)$(MANDIR)/man5/forklift.ini.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/forklift/forklift.ini || \
+	    install -m 644 etc/forklift.ini \
+	    $(DESTDIR)$(SYSCONFDIR)/forklift/forklift.ini
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/forklift \
+	    $(DESTDIR)$(MANDIR)/man8/forklift.8 \
+	    $(DESTDIR)$(MANDIR)/man5/forklift.ini.5
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -I. $(SRC)
+	clang-tidy --quiet $(SRC) -- $(CPPFLAGS) $(PKG_CFLAGS)
+
+format:
+	clang-format -i $(SRC) $(wildcard */*.h)
+
+format-check:
+	clang-format --dry-run --Werror $(SRC) $(wildcard */*.h)
+
+clean:
+	rm -rf build
