@@ -36,6 +36,7 @@
 #include "health/health.h"
 #include "supervisor/listeners.h"
 #include "supervisor/managed.h"
+#include "supervisor/notify.h"
 #include "supervisor/supervisor.h"
 #include "worker/worker.h"
 
@@ -363,14 +364,27 @@ keep_fixed_settings(const struct conf *old, struct conf *new)
 	}
 }
 
+static void reload_generation(struct generation *);
+
 static void
 reload(void)
 {
-	struct generation *old = current(), *g;
+	struct generation *old = current();
+
+	log_notice("reloading %s", old->conf->path);
+	notify_send("RELOADING=1");
+	reload_generation(old);
+	notify_send("READY=1");
+}
+
+/* The body of a reload; on any failure the old generation keeps serving. */
+static void
+reload_generation(struct generation *old)
+{
+	struct generation *g;
 	char err[1024];
 	struct conf *conf;
 
-	log_notice("reloading %s", old->conf->path);
 	if ((conf = conf_load(old->conf->path, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		log_error("reload failed: keeping generation %llu",
@@ -519,6 +533,7 @@ begin_stop(enum mode mode, int status)
 	if (sup.mode == TERMINATING || sup.mode == mode)
 		return;
 	sup.mode = mode;
+	notify_send("STOPPING=1");
 	if (status != 0)
 		sup.status = status;
 	grace = mode == QUITTING ? current()->conf->shutdown_timeout_ms :
@@ -709,6 +724,7 @@ supervisor_main(struct conf *conf, bool foreground)
 	log_notice("forklift started: %u workers, pid %ld", conf->workers,
 	    (long)getpid());
 	tell_launcher("ok");
+	notify_send("READY=1");
 
 	if (ev_run(sup.loop) == -1)
 		log_alert("epoll_wait: %s", strerror(errno));
