@@ -44,7 +44,7 @@ BACKEND_SRC := $(wildcard tests/backend/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
-INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 HARNESS_SRC := $(wildcard tests/integration/harness*.c)
 
 .PHONY: all deps run check test unit integration sanitize bench install \
@@ -94,7 +94,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libforklift.a
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libforklift.a \
 	    $(TEST_LIBS) $(LDLIBS) -pthread
 
-$(BUILD)/tests/test_%: tests/integration/test_%.c $(HARNESS_SRC) \
+$(BUILD)/tests/integration/test_%: tests/integration/test_%.c $(HARNESS_SRC) \
     tests/integration/harness.h $(BUILD)/libforklift.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(HARNESS_SRC) \

@@ -7,15 +7,28 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
-#include <sys/time.h>
+#include <time.h>
 
 #include "common/shm.h"
+
+/* How long a seqlock may stay odd before its writer is taken for dead. */
+#define STUCK_MS	100
 
 const uint64_t shm_duration_bounds_us[SHM_DURATION_BUCKETS - 1] = {
 	1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
 	1000000, 2500000, 5000000,
 };
+
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Rounds n up to a cache line, so rows written by different processes
    never share one. */
@@ -127,13 +140,12 @@ void
 shm_health_read(const struct health_row *row, struct health_snapshot *out)
 {
 	struct health_row *r = (struct health_row *)row;
-	uint32_t before, after;
-	int tries;
+	uint32_t before, after, stuck = 0;
+	unsigned spins = 0;
+	uint64_t stuck_since = 0;
 
-	for (tries = 0; tries < 1000; tries++) {
+	for (;;) {
 		before = atomic_load_explicit(&r->seq, memory_order_acquire);
-		if (before & 1)
-			continue;
 		out->state = atomic_load_explicit(&r->state,
 		    memory_order_relaxed);
 		out->passes = r->passes;
@@ -147,10 +159,22 @@ shm_health_read(const struct health_row *row, struct health_snapshot *out)
 		memcpy(out->last_error, r->last_error, sizeof(out->last_error));
 		atomic_thread_fence(memory_order_acquire);
 		after = atomic_load_explicit(&r->seq, memory_order_relaxed);
-		if (before == after)
+		if (before == after && (before & 1) == 0)
 			break;
+		/*
+		 * A writer mid-row: try again, yielding now and then.  A
+		 * sequence that stays odd for STUCK_MS means the writer died
+		 * mid-row; the copy is the best there is.
+		 */
+		if (++spins % 1024 == 0) {
+			sched_yield();
+			if (after != stuck) {
+				stuck = after;
+				stuck_since = monotonic_ms();
+			} else if (monotonic_ms() - stuck_since > STUCK_MS)
+				break;
+		}
 	}
-	/* A writer that died mid-row leaves seq odd: take what is there. */
 	out->last_error[sizeof(out->last_error) - 1] = '\0';
 }
 

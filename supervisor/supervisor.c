@@ -331,6 +331,8 @@ carry_health(const struct generation *from, struct generation *to)
 		    memcmp(&old->addr.ss, &s->addr.ss, s->addr.len) != 0)
 			continue;
 		shm_health_read(&from->shm->health[old->id], &snap);
+		/* The new generation's failure counters start from zero. */
+		snap.passive_seen = 0;
 		shm_health_write(&to->shm->health[s->id], &snap);
 	}
 	for (i = 0; i < to->conf->workers && i < from->conf->workers; i++)
