@@ -12,6 +12,12 @@ PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+# The shipped unit and logrotate snippet name /usr/local/sbin and /etc;
+# installed, they name the binary and the configuration where they went.
+INSTALL_PATHS = -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	-e 's|/etc/forklift/|$(SYSCONFDIR)/forklift/|g'
 
 CC	?= cc
 BUILD	?= build
@@ -25,7 +31,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Debian packages: what the build and the tests need.
 DEB_PKGS := build-essential pkg-config libbsd-dev libinih-dev check \
-	    libcurl4-openssl-dev
+	    libcurl4-openssl-dev mandoc man-db
 PKGS	:= libbsd inih
 TEST_PKGS := check libcurl
 
@@ -46,6 +52,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 HARNESS_SRC := $(wildcard tests/integration/harness*.c)
+# Tests written as scripts; each takes the build directory as $$1.
+SCRIPT_TESTS := tests/man/test_man.sh tests/install/test_install.sh
 
 .PHONY: all deps run check test unit integration sanitize bench install \
 	uninstall lint format format-check clean fuzz
@@ -57,6 +65,8 @@ deps:
 	@missing=""; \
 	command -v cc >/dev/null 2>&1 || missing="$$missing build-essential"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	command -v mandoc >/dev/null 2>&1 || missing="$$missing mandoc"; \
+	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	for p in libbsd:libbsd-dev inih:libinih-dev check:check \
 	    libcurl:libcurl4-openssl-dev; do \
 		pkg-config --exists $${p%%:*} 2>/dev/null || \
@@ -110,7 +120,7 @@ test: $(BUILD)/forklift $(BUILD)/backend $(UNIT_BIN) $(INTEG_BIN)
 	@FORKLIFT_BIN=$(CURDIR)/$(BUILD)/forklift \
 	 BACKEND_BIN=$(CURDIR)/$(BUILD)/backend \
 	 FORKLIFT_SRCDIR=$(CURDIR) \
-	 tests/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN)
+	 tests/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN) $(SCRIPT_TESTS)
 
 check: deps
 	@$(MAKE) --no-print-directory test
@@ -120,20 +130,32 @@ check: deps
 bench: deps all
 	bench/run.sh $(BUILD)
 
+# etc/forklift.ini is the demo; an installed system gets etc/production.ini.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/forklift
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/forklift \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
 	install -m 755 $(BUILD)/forklift $(DESTDIR)$(SBINDIR)/forklift
 	install -m 644 man/forklift.8 $(DESTDIR)$(MANDIR)/man8/forklift.8
 	install -m 644 man/forklift.ini.5 $(DESTDIR)$(MANDIR)/man5/forklift.ini.5
+	sed $(INSTALL_PATHS) etc/forklift.service >$(BUILD)/forklift.service
+	install -m 644 $(BUILD)/forklift.service \
+	    $(DESTDIR)$(UNITDIR)/forklift.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/forklift/forklift.ini || \
-	    install -m 644 etc/forklift.ini \
+	    install -m 644 etc/production.ini \
 	    $(DESTDIR)$(SYSCONFDIR)/forklift/forklift.ini
+	sed $(INSTALL_PATHS) etc/forklift.logrotate >$(BUILD)/forklift.logrotate
+	test -e $(DESTDIR)$(LOGROTATEDIR)/forklift || \
+	    install -m 644 $(BUILD)/forklift.logrotate \
+	    $(DESTDIR)$(LOGROTATEDIR)/forklift
 
+# The configuration files (forklift.ini, the logrotate snippet) stay, as
+# Debian keeps conffiles until a purge.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/forklift \
 	    $(DESTDIR)$(MANDIR)/man8/forklift.8 \
-	    $(DESTDIR)$(MANDIR)/man5/forklift.ini.5
+	    $(DESTDIR)$(MANDIR)/man5/forklift.ini.5 \
+	    $(DESTDIR)$(UNITDIR)/forklift.service
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

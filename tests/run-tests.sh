@@ -13,7 +13,12 @@ export CK_DEFAULT_TIMEOUT
 for t in "$@"; do
 	name=$(basename "$t")
 	printf '== %s\n' "$name"
-	if "$t"; then
+	# Scripts take the build directory; programs take nothing.
+	arg=
+	case $t in
+	*.sh) arg=$build ;;
+	esac
+	if "$t" $arg; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
