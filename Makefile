@@ -105,7 +105,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libforklift.a
 	    $(TEST_LIBS) $(LDLIBS) -pthread
 
 $(BUILD)/tests/integration/test_%: tests/integration/test_%.c $(HARNESS_SRC) \
-    tests/integration/harness.h $(BUILD)/libforklift.a
+    $(wildcard tests/integration/*.h) $(BUILD)/libforklift.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(HARNESS_SRC) \
 	    $(BUILD)/libforklift.a $(TEST_LIBS) $(LDLIBS) -pthread

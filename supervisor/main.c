@@ -5,14 +5,13 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <bsd/stdlib.h>
+#include <bsd/libutil.h>
 #include <bsd/unistd.h>
 
 #include "common/config.h"
@@ -53,32 +52,30 @@ signal_named(const char *name)
 	return 0;
 }
 
-/* Reads the supervisor's pid from `path`; 0 if there is none. */
+/*
+ * The pid of the supervisor holding `path`, or 0 (said on stderr) when no
+ * process holds the pidfile's lock: a stale file names a pid that may now
+ * be anybody's, and must not be signalled.
+ */
 static pid_t
-read_pidfile(const char *path)
+running_supervisor(const char *path)
 {
-	char buf[32];
-	const char *errstr;
-	long long pid;
-	FILE *f;
+	struct pidfh *pfh;
+	pid_t pid = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((pfh = pidfile_open(path, 0644, &pid)) != NULL) {
+		pidfile_remove(pfh);
+		fprintf(stderr, "forklift: not running (no process holds %s)\n",
+		    path);
+		return 0;
+	}
+	if (errno != EEXIST) {
 		fprintf(stderr, "forklift: %s: %s\n", path, strerror(errno));
 		return 0;
 	}
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		fprintf(stderr, "forklift: %s: empty\n", path);
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-	pid = strtonum(buf, 1, INT_MAX, &errstr);
-	if (errstr != NULL) {
-		fprintf(stderr, "forklift: %s: pid is %s\n", path, errstr);
-		return 0;
-	}
-	return (pid_t)pid;
+	if (pid <= 0)
+		fprintf(stderr, "forklift: %s: no pid in it\n", path);
+	return pid > 0 ? pid : 0;
 }
 
 static int
@@ -92,7 +89,7 @@ send_signal(const struct conf *conf, const char *name)
 		    "(reload, stop, quit, reopen)\n", name);
 		return 1;
 	}
-	if ((pid = read_pidfile(conf->pidfile)) == 0)
+	if ((pid = running_supervisor(conf->pidfile)) == 0)
 		return 1;
 	if (kill(pid, sig) == -1) {
 		fprintf(stderr, "forklift: signal %s to pid %ld: %s\n", name,

@@ -480,13 +480,14 @@ child_exited(struct child *c, int status)
 		begin_stop(TERMINATING, 1);
 		return;
 	}
-	log_warn("%s (pid %ld) %s, restarting", name, (long)gone.pid, how);
 	if (!restart_allowed(g->conf)) {
+		log_warn("%s (pid %ld) %s", name, (long)gone.pid, how);
 		log_alert("more than %u restarts in %ums: giving up",
 		    g->conf->restart_intensity, g->conf->restart_period_ms);
 		begin_stop(TERMINATING, 1);
 		return;
 	}
+	log_warn("%s (pid %ld) %s, restarting", name, (long)gone.pid, how);
 	restart(g, gone.role, gone.slot);
 }
 
@@ -702,11 +703,14 @@ supervisor_main(struct conf *conf, bool foreground)
 		fprintf(stderr, "forklift: error_log %s\n", err);
 		return 1;
 	}
-	if (open_pidfile(conf) == -1)
+	if (open_pidfile(conf) == -1) {
+		conf_free(conf);
 		return 1;
+	}
 	if (listeners_open(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "forklift: %s\n", err);
 		pidfile_remove(sup.pidfh);
+		conf_free(conf);
 		return 1;
 	}
 	if (conf->daemon && !foreground && detach() == -1)

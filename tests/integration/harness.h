@@ -33,8 +33,10 @@ struct hbackend {
 
 /* A forklift process started by the harness. */
 struct hforklift {
-	pid_t	 pid;		/* the process started (the supervisor when
-				   foreground; the launcher when daemon) */
+	pid_t	 pid;		/* the supervisor h_forklift_start started;
+				   0 after h_forklift_prepare.  A test may
+				   set a daemon's pid (from its pidfile)
+				   for h_forklift_wait and _stop. */
 	int	 port;		/* the first listener */
 	int	 admin_port;	/* 0 without [admin] */
 	char	 dir[256];	/* temp dir: forklift.ini, error.log, pid */
@@ -55,12 +57,14 @@ int	h_free_port(void);
 
 /*
  * Starts a backend named `name` on 127.0.0.1 (ephemeral port) with extra
- * arguments `extra` (NULL-terminated, may be NULL); waits for its
- * "listening on" line.  Fails the test if it does not come up in 5 s.
+ * arguments `extra` (NULL-terminated, may be NULL) after `-n NAME -p 0 -q`;
+ * waits for its "listening on" line.  Fails the test if it does not come
+ * up in 5 s.  Its stderr is the test's.
  */
 void	h_backend_start(struct hbackend *, const char *name,
 	    const char *const *extra);
-void	h_backend_stop(struct hbackend *);	/* SIGTERM, reap */
+/* SIGTERM, reap; fails the test unless it exits 0 within 5 s. */
+void	h_backend_stop(struct hbackend *);
 void	h_backend_kill(struct hbackend *);	/* SIGKILL, reap */
 
 /*
@@ -130,6 +134,28 @@ pid_t	h_pidfile_pid(const char *path);
    returns how many, at most max. */
 int	h_children(pid_t ppid, const char *title, pid_t *pids, int max);
 bool	h_pid_alive(pid_t);		/* a zombie is not alive */
+/* The one live child of ppid whose title is exactly `title`; -1 if there
+   is none or more than one. */
+pid_t	h_child(pid_t ppid, const char *title);
+
+/* A supervisor's children by role, as ps shows them. */
+#define H_MAX_WORKERS	16
+struct hfamily {
+	pid_t	 sup;
+	int	 nworkers;
+	pid_t	 workers[H_MAX_WORKERS];	/* by slot */
+	pid_t	 checker;
+};
+/*
+ * Fills fam with sup's children: true if there is exactly one
+ * "forklift: worker N" for each slot N < nworkers, no other worker, and
+ * one "forklift: health checker".  h_family_wait polls it and fails the
+ * test after ms.
+ */
+bool	h_family(struct hfamily *, pid_t sup, int nworkers);
+void	h_family_wait(struct hfamily *, pid_t sup, int nworkers, int ms);
+/* True when no process of fam is alive. */
+bool	h_family_gone(const struct hfamily *);
 
 /* Polls `cond(arg)` every 10 ms until true or `ms` passed. */
 bool	h_wait_until(bool (*cond)(void *), void *arg, int ms);
@@ -138,6 +164,9 @@ bool	h_wait_until(bool (*cond)(void *), void *arg, int ms);
 bool	h_file_contains(const char *path, const char *needle);
 /* How many times the file contains the string (0 if it is missing). */
 int	h_file_count(const char *path, const char *needle);
+/* Polls until the file exists and holds `needle` ("" for existing only),
+   or ms passed. */
+bool	h_wait_file(const char *path, const char *needle, int ms);
 /* Writes `text` to `path` whole (temporary file, then rename). */
 void	h_file_write(const char *path, const char *text);
 
@@ -145,6 +174,9 @@ void	h_file_write(const char *path, const char *text);
 bool	h_port_open(int port);
 /* Polls h_port_open until true or ms passed. */
 bool	h_wait_port(int port, int ms);
+/* A plain listening socket on 127.0.0.1 (no SO_REUSEPORT) and its port:
+   a port taken, or a peer that never answers.  The caller closes it. */
+int	h_hold_port(int *port);
 
 /* An HTTP response as libcurl saw it. */
 struct hresponse {
