@@ -29,15 +29,23 @@ struct lb_request {
 /*
  * Builds this process's per-pool tables (smooth weighted round robin
  * sequences, consistent hash tables) and seeds its random source.
- * Call once in each worker after fork.  Returns 0 or -1 (out of memory).
+ * Call once in each worker after fork; a second call replaces the tables
+ * of the first.  The tables depend on the configuration only, so they are
+ * the same in every worker.  Returns 0 or -1 (out of memory).
  */
 int	lb_init(const struct conf *, unsigned slot);
 void	lb_free(void);
 
 /*
  * Chooses an up server of `pool` that is not in req->tried and not at its
- * max_conns cap.  Returns its server id (index in conf->servers), or -1
- * when none is left (the caller answers 503).
+ * max_conns cap (active requests summed over all workers).  Returns its
+ * server id (index in conf->servers), or -1 when none is left (the caller
+ * answers 503).  req may be NULL: no client, no key, nothing tried.
+ * No allocation, lock or system call; `pool` must come from the conf given
+ * to lb_init() (else fatalx).  A request without what its pool hashes
+ * goes round robin: for consistent_hash a NULL or empty key (header or
+ * cookie absent), for ip_hash and client_ip a client that is neither IPv4
+ * nor IPv6.
  */
 int	lb_choose(const struct conf_pool *, const struct shm *,
 	    const struct lb_request *);
