@@ -31,7 +31,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Debian packages: what the build and the tests need.
 DEB_PKGS := build-essential pkg-config libbsd-dev libinih-dev check \
-	    libcurl4-openssl-dev mandoc man-db
+	    libcurl4-openssl-dev mandoc man-db chromium fonts-dejavu-core
 PKGS	:= libbsd inih
 TEST_PKGS := check libcurl
 
@@ -53,7 +53,8 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 HARNESS_SRC := $(wildcard tests/integration/harness*.c)
 # Tests written as scripts; each takes the build directory as $$1.
-SCRIPT_TESTS := tests/man/test_man.sh tests/install/test_install.sh
+SCRIPT_TESTS := tests/man/test_man.sh tests/install/test_install.sh \
+		tests/browser/test_status_page.sh
 
 .PHONY: all deps run check test unit integration sanitize bench install \
 	uninstall lint format format-check clean fuzz
@@ -67,6 +68,7 @@ deps:
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v mandoc >/dev/null 2>&1 || missing="$$missing mandoc"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	for p in libbsd:libbsd-dev inih:libinih-dev check:check \
 	    libcurl:libcurl4-openssl-dev; do \
 		pkg-config --exists $${p%%:*} 2>/dev/null || \
@@ -99,7 +101,7 @@ $(BUILD)/backend: $(BACKEND_SRC) $(wildcard tests/backend/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $(BACKEND_SRC) $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libforklift.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libforklift.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libforklift.a \
 	    $(TEST_LIBS) $(LDLIBS) -pthread

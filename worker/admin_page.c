@@ -33,10 +33,12 @@ static const char page_head[] =
     "-webkit-overflow-scrolling:touch;border:1px solid #ccc;"
     "background:#fff;vertical-align:top}\n"
     "table{border-collapse:collapse}\n"
-    "th,td{padding:4px 8px;border-bottom:1px solid #e2e2e6;"
+    "th,td{padding:4px 6px;border-bottom:1px solid #e2e2e6;"
     "text-align:right;white-space:nowrap}\n"
     "th{background:#e8e8f0;font-weight:600}\n"
     ".l{text-align:left}\n"
+    /* The free-text cells wrap, so the table fits a 1200 px window. */
+    ".w{text-align:left;white-space:normal;min-width:9em}\n"
     "td.st{font-weight:700;text-align:center;color:#fff;"
     "letter-spacing:.05em}\n"
     "td.st.up{background:#2e8b3e}\n"
@@ -159,7 +161,7 @@ static void
 html_check(struct admin_buf *b, const struct admin_view *v,
     const struct conf_pool *p, const struct health_snapshot *h)
 {
-	admin_buf_printf(b, "<td class=\"l\">");
+	admin_buf_printf(b, "<td class=\"w\">");
 	if (p->health_check == HEALTH_OFF)
 		admin_buf_printf(b, "off");
 	else if (h->checks == 0)
@@ -173,7 +175,8 @@ html_check(struct admin_buf *b, const struct admin_view *v,
 			admin_buf_printf(b, "HTTP %u", h->last_status);
 		else
 			admin_buf_printf(b, "ok");
-		admin_buf_printf(b, " in %.1f ms, ", h->latency_us / 1000.0);
+		admin_buf_printf(b, h->last_error[0] != '\0' ?
+		    " after %.1f ms, " : " in %.1f ms, ", h->latency_us / 1000.0);
 		put_age(b, age_ms(v, h->checked_ms));
 		admin_buf_printf(b, " ago");
 	}
@@ -186,7 +189,7 @@ html_managed(struct admin_buf *b, const struct conf_server *s,
 {
 	char exit[64];
 
-	admin_buf_printf(b, "<td class=\"l\">");
+	admin_buf_printf(b, "<td class=\"w\">");
 	if (s->run != NULL) {
 		if (f->pid > 0)
 			admin_buf_printf(b, "pid %d", f->pid);
@@ -257,10 +260,10 @@ html_pool(struct admin_buf *b, const struct admin_view *v,
 	}
 	admin_buf_printf(b, "<section class=\"pool\"><h2>Pool ");
 	admin_buf_html(b, p->name);
-	admin_buf_printf(b, "<small>%s &middot; %u/%u up &middot; ",
+	admin_buf_printf(b, " <small>%s &middot; %u/%u up &middot; ",
 	    conf_algorithm_name(p->algorithm), up, p->nservers);
 	put_rate(b, v, 1 + p->id);
-	admin_buf_printf(b, " requests/s &middot; %" PRIu64 " requests",
+	admin_buf_printf(b, "&nbsp;requests/s &middot; %" PRIu64 "&nbsp;requests",
 	    f.requests);
 	for (k = 1; k < SHM_STATUS_CLASSES; k++)
 		admin_buf_printf(b, " &middot; %s %" PRIu64, admin_classes[k],
