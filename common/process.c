@@ -37,11 +37,18 @@ process_signal_set(sigset_t *set)
 int
 process_child_start(pid_t supervisor, const char *title)
 {
+	char role[64];
 	sigset_t set;
+	size_t n;
 	int fd;
 
 	setproctitle("%s", title);
-	log_set_role(title);
+	/* Log lines name the role, not the generation: "worker 2: ...". */
+	n = strcspn(title, "(");
+	while (n > 0 && title[n - 1] == ' ')
+		n--;
+	snprintf(role, sizeof(role), "%.*s", (int)n, title);
+	log_set_role(role);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		fatal("prctl(PR_SET_PDEATHSIG)");
 	/* The supervisor may have gone before prctl took effect. */

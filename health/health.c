@@ -54,6 +54,7 @@
  * so a restart never revives a server that is down.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -317,10 +318,13 @@ setup(const struct health_args *args)
 void
 health_main(const struct health_args *args)
 {
+	char title[64];
 	unsigned i;
 	int sigfd;
 
-	sigfd = process_child_start(args->supervisor, "health checker");
+	snprintf(title, sizeof(title), "health checker (generation %llu)",
+	    (unsigned long long)args->generation);
+	sigfd = process_child_start(args->supervisor, title);
 	setup(args);
 	ev_io_init(&sigio, sigfd, on_signal);
 	if (ev_io_set(loop, &sigio, EPOLLIN) == -1)

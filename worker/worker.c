@@ -274,7 +274,8 @@ setup(const struct worker_args *args)
 	unsigned i;
 	int sigfd;
 
-	snprintf(title, sizeof(title), "worker %u", args->slot);
+	snprintf(title, sizeof(title), "worker %u (generation %llu)",
+	    args->slot, (unsigned long long)args->generation);
 	sigfd = process_child_start(args->supervisor, title);
 	w.args = args;
 	raise_nofile(conf);

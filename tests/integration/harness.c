@@ -218,7 +218,10 @@ h_child(pid_t ppid, const char *title)
 		if (len <= 0)
 			continue;
 		buf[len] = '\0';
-		if (strcmp(buf, title) == 0) {
+		/* Exactly the title, or the title and " (generation G)". */
+		if (strcmp(buf, title) == 0 ||
+		    (strncmp(buf, title, strlen(title)) == 0 &&
+		    strncmp(buf + strlen(title), " (", 2) == 0)) {
 			pid = pids[i];
 			found++;
 		}
