@@ -8,10 +8,18 @@
  * while it keeps failing quickly.  A server restarted more than
  * restart_intensity times within restart_period is given up on: left
  * stopped (its health checks fail, so it is down) and logged; the balancer
- * and the other servers carry on.
+ * and the other servers carry on.  A reload gives it a new start.
+ *
+ * A server being replaced (its line changed) or another taking its address
+ * waits for the old process to exit, so the two never fight over a port.
+ *
+ * All deadlines (restarts after a backoff, SIGKILL after a grace) share one
+ * timer of the supervisor's loop, so any number of managed servers costs
+ * the loop's timer heap a single entry.
  *
  * A managed server asks the kernel for SIGTERM when the supervisor dies, so
- * no exit path of the supervisor leaves one behind.
+ * no exit path of the supervisor leaves one behind (unless it ignores
+ * SIGTERM: nothing is left then to send SIGKILL).
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -33,37 +41,46 @@
 #include "common/process.h"
 #include "supervisor/managed.h"
 
+/* The newest configuration's servers, and as many still being stopped. */
+#define MANAGED_MAX	(2 * CONF_MAX_SERVERS)
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	10000
 #define STABLE_MS	10000	/* a run this long resets the backoff */
 #define OUTPUT_LINE_MAX	1024	/* longer output lines are cut */
+#define OUTPUT_DRAIN_MAX 65536	/* read after an exit: a pipe's capacity */
 
 struct managed {
 	bool		 used;
+	char		 pool[CONF_NAME_MAX];
+	char		 name[CONF_NAME_MAX];
 	char		 label[2 * CONF_NAME_MAX];	/* "pool/server" */
+	char		 addr[CONF_ADDR_MAX];
 	char		 line[sizeof(((struct conf_run *)0)->line_text)];
-	const struct conf_server *server;	/* in the newest conf */
+	/* In the newest configuration; NULL once retiring. */
+	const struct conf_server *server;
 	const struct conf *conf;
 	struct shm	*shm;
 	pid_t		 pid;
-	struct ev_io	 out;
-	char		 buf[OUTPUT_LINE_MAX];
+	struct ev_io	 out;		/* fd -1 when closed */
+	char		 buf[OUTPUT_LINE_MAX];	/* the line being read */
 	size_t		 len;
-	struct ev_timer	 start_timer;
-	struct ev_timer	 kill_timer;
+	size_t		 cut;		/* bytes of that line dropped */
+	uint64_t	 start_at;	/* monotonic ms; 0 = no start due */
+	uint64_t	 kill_at;	/* SIGKILL due; 0 = none */
 	uint64_t	 started;
 	unsigned	 backoff_ms;
 	uint64_t	 window_start;	/* restart intensity window */
 	unsigned	 window_restarts;
 	unsigned	 restarts;
 	unsigned	 grace_ms;	/* SIGTERM to SIGKILL */
-	bool		 retiring;	/* not to be restarted */
+	bool		 retiring;	/* stopping, never to be restarted */
+	bool		 waiting;	/* starts once its predecessor exits */
 	bool		 given_up;
-	struct managed	*successor;	/* starts once this one has exited */
 };
 
-static struct managed	 table[CONF_MAX_SERVERS];
+static struct managed	 table[MANAGED_MAX];
 static struct ev_loop	*loop;
+static struct ev_timer	 tick;
 
 #define CONTAINER(p, type, field) \
 	((type *)(void *)((char *)(p) - offsetof(type, field)))
@@ -74,30 +91,96 @@ row(const struct managed *m)
 	return &m->shm->managed[m->server->id];
 }
 
-/* Logs complete lines of output; with `all`, the rest too. */
+/* Arms the one timer for the earliest deadline of any server. */
 static void
-log_output(struct managed *m, bool all)
+schedule(void)
 {
-	char *nl;
-	size_t n;
+	uint64_t next = UINT64_MAX, now = ev_now(loop);
+	unsigned i;
 
-	while ((nl = memchr(m->buf, '\n', m->len)) != NULL ||
-	    (all && m->len > 0) || m->len == sizeof(m->buf)) {
-		n = nl != NULL ? (size_t)(nl - m->buf) : m->len;
-		log_info("server %s: %.*s", m->label, (int)n, m->buf);
-		if (nl != NULL)
-			n++;
-		memmove(m->buf, m->buf + n, m->len - n);
-		m->len -= n;
+	for (i = 0; i < MANAGED_MAX; i++) {
+		if (!table[i].used)
+			continue;
+		if (table[i].start_at != 0 && table[i].start_at < next)
+			next = table[i].start_at;
+		if (table[i].kill_at != 0 && table[i].kill_at < next)
+			next = table[i].kill_at;
+	}
+	if (next == UINT64_MAX)
+		ev_timer_stop(loop, &tick);
+	else if (ev_timer_start(loop, &tick, next > now ? next - now : 0) ==
+	    -1)
+		fatalx("%s: timer heap full", __func__);
+}
+
+/* Logs the line in buf, noting how much of it was cut, and empties buf. */
+static void
+log_line(struct managed *m)
+{
+	if (m->cut == 0 && m->len > 0 && m->buf[m->len - 1] == '\r')
+		m->len--;
+	if (m->cut > 0)
+		log_info("server %s: %.*s [line cut: %zu more bytes]",
+		    m->label, (int)m->len, m->buf, m->cut);
+	else
+		log_info("server %s: %.*s", m->label, (int)m->len, m->buf);
+	m->len = m->cut = 0;
+}
+
+/* Adds n bytes of output, logging each line as its end arrives. */
+static void
+take_output(struct managed *m, const char *p, size_t n)
+{
+	const char *nl;
+	size_t k, copy;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) : n;
+		copy = sizeof(m->buf) - m->len;
+		if (copy > k)
+			copy = k;
+		memcpy(m->buf + m->len, p, copy);
+		m->len += copy;
+		m->cut += k - copy;
+		if (nl == NULL)
+			return;
+		log_line(m);
+		p += k + 1;
+		n -= k + 1;
 	}
 }
 
+/* Reads once from the output pipe: bytes read, 0 at EOF, -1 (errno). */
+static ssize_t
+read_output(struct managed *m)
+{
+	char chunk[OUTPUT_LINE_MAX];
+	ssize_t n;
+
+	if ((n = read(m->out.fd, chunk, sizeof(chunk))) > 0)
+		take_output(m, chunk, (size_t)n);
+	return n;
+}
+
+/*
+ * Reads what the pipe still holds (a process's last words arrive after
+ * its exit is reaped, as often as not), logs it, and closes the pipe.
+ */
 static void
 close_output(struct managed *m)
 {
+	size_t total = 0;
+	ssize_t n;
+
 	if (m->out.fd == -1)
 		return;
-	log_output(m, true);
+	while (total < OUTPUT_DRAIN_MAX &&
+	    ((n = read_output(m)) > 0 || (n == -1 && errno == EINTR)))
+		if (n > 0)
+			total += (size_t)n;
+	if (m->len > 0 || m->cut > 0)
+		log_line(m);
 	ev_io_stop(loop, &m->out);
 	close(m->out.fd);
 	m->out.fd = -1;
@@ -109,15 +192,13 @@ on_output(struct ev_loop *l, struct ev_io *io, uint32_t events)
 	struct managed *m = CONTAINER(io, struct managed, out);
 	ssize_t n;
 
-	n = read(io->fd, m->buf + m->len, sizeof(m->buf) - m->len);
+	n = read_output(m);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n == -1)
+		log_warn("server %s: output: %s", m->label, strerror(errno));
+	if (n <= 0)
 		close_output(m);
-		return;
-	}
-	m->len += (size_t)n;
-	log_output(m, false);
 }
 
 /* In the child: becomes the server's program, or exits 127 saying why. */
@@ -138,10 +219,16 @@ exec_server(const struct managed *m, int out, pid_t parent)
 	    dup2(out, STDERR_FILENO) == -1)
 		_exit(127);
 	closefrom(STDERR_FILENO + 1);
+	/* Out of the supervisor's process group: a Ctrl-C at the terminal
+	   reaches the supervisor, which then stops its servers in order. */
+	if (setpgid(0, 0) == -1)
+		_exit(127);
 	if (run->cwd[0] != '\0' && chdir(run->cwd) == -1) {
 		fprintf(stderr, "cwd %s: %s\n", run->cwd, strerror(errno));
 		_exit(127);
 	}
+	/* systemd's conversation is the supervisor's, not the server's. */
+	unsetenv("NOTIFY_SOCKET");
 	for (i = 0; i < run->nenv; i++)
 		putenv(run->env[i]);
 	if (process_drop_privileges(user, err, sizeof(err)) == -1) {
@@ -156,68 +243,41 @@ exec_server(const struct managed *m, int out, pid_t parent)
 	_exit(127);
 }
 
-static void
-spawn(struct managed *m)
+/* Forks and runs the server's process.  Returns 0, or -1 and why. */
+static int
+spawn(struct managed *m, char *why, size_t whylen)
 {
 	pid_t parent = getpid(), pid;
 	int p[2];
 
 	close_output(m);
 	if (pipe2(p, O_CLOEXEC) == -1) {
-		log_error("server %s: pipe: %s", m->label, strerror(errno));
-		return;
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		log_error("server %s: fork: %s", m->label, strerror(errno));
+		snprintf(why, whylen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
-		return;
+		return -1;
 	}
 	if (pid == 0)
 		exec_server(m, p[1], parent);
 	close(p[1]);
-	if (net_set_nonblock(p[0]) == -1)
-		log_warn("server %s: output pipe: %s", m->label,
-		    strerror(errno));
+	/* Unread, the pipe would fill and block the server: close it. */
 	ev_io_init(&m->out, p[0], on_output);
-	if (ev_io_set(loop, &m->out, EPOLLIN) == -1)
-		log_warn("server %s: output: %s", m->label, strerror(errno));
+	if (net_set_nonblock(p[0]) == -1 ||
+	    ev_io_set(loop, &m->out, EPOLLIN) == -1) {
+		log_error("server %s: output pipe: %s", m->label,
+		    strerror(errno));
+		close(p[0]);
+		m->out.fd = -1;
+	}
 	m->pid = pid;
 	m->started = ev_now(loop);
 	atomic_store(&row(m)->pid, pid);
 	log_notice("server %s started: pid %ld", m->label, (long)pid);
-}
-
-static void
-on_start_timer(struct ev_loop *l, struct ev_timer *t)
-{
-	spawn(CONTAINER(t, struct managed, start_timer));
-}
-
-static void
-on_kill_timer(struct ev_loop *l, struct ev_timer *t)
-{
-	struct managed *m = CONTAINER(t, struct managed, kill_timer);
-
-	if (m->pid == 0)
-		return;
-	log_warn("server %s (pid %ld) still running %ums after SIGTERM, "
-	    "killed", m->label, (long)m->pid, m->grace_ms);
-	kill(m->pid, SIGKILL);
-}
-
-static void
-stop(struct managed *m)
-{
-	m->retiring = true;
-	ev_timer_stop(loop, &m->start_timer);
-	if (m->pid == 0) {
-		m->used = false;
-		return;
-	}
-	if (kill(m->pid, SIGTERM) == -1 && errno != ESRCH)
-		log_warn("server %s: kill: %s", m->label, strerror(errno));
-	ev_timer_start(loop, &m->kill_timer, m->grace_ms);
+	return 0;
 }
 
 /* Past its restart intensity, a server is left stopped. */
@@ -234,49 +294,102 @@ restart_allowed(struct managed *m)
 	return ++m->window_restarts <= m->conf->restart_intensity;
 }
 
+/*
+ * A server that stopped by itself (`how` says why) starts again after its
+ * backoff, or is given up on past its restart intensity.
+ */
 static void
-exited(struct managed *m, int status)
+restart_later(struct managed *m, const char *how)
 {
-	char how[48];
-
-	if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "killed by signal %d",
-		    WTERMSIG(status));
-	else
-		snprintf(how, sizeof(how), "exited with status %d",
-		    WEXITSTATUS(status));
-	close_output(m);
-	ev_timer_stop(loop, &m->kill_timer);
-	if (m->retiring) {
-		log_notice("server %s (pid %ld) stopped: %s", m->label,
-		    (long)m->pid, how);
-		m->used = false;
-		if (m->successor != NULL)
-			spawn(m->successor);
-		return;
-	}
-	atomic_store(&row(m)->pid, 0);
-	atomic_store(&row(m)->last_status, status);
 	if (!restart_allowed(m)) {
-		log_error("server %s (pid %ld) %s: more than %u restarts in "
-		    "%ums, giving up: it stays stopped", m->label,
-		    (long)m->pid, how, m->conf->restart_intensity,
-		    m->conf->restart_period_ms);
+		log_error("server %s %s: more than %u restarts in %ums, "
+		    "giving up: it stays stopped", m->label, how,
+		    m->conf->restart_intensity, m->conf->restart_period_ms);
 		m->given_up = true;
 		atomic_store(&row(m)->given_up, 1);
-		m->pid = 0;
 		return;
 	}
 	if (ev_now(loop) - m->started >= STABLE_MS || m->backoff_ms == 0)
 		m->backoff_ms = BACKOFF_MIN_MS;
 	else if ((m->backoff_ms *= 2) > BACKOFF_MAX_MS)
 		m->backoff_ms = BACKOFF_MAX_MS;
-	log_warn("server %s (pid %ld) %s, restarting in %ums", m->label,
-	    (long)m->pid, how, m->backoff_ms);
-	m->pid = 0;
+	log_warn("server %s %s, restarting in %ums", m->label, how,
+	    m->backoff_ms);
 	m->restarts++;
 	atomic_store(&row(m)->restarts, m->restarts);
-	ev_timer_start(loop, &m->start_timer, m->backoff_ms);
+	m->start_at = ev_now(loop) + m->backoff_ms;
+	schedule();
+}
+
+/* Starts the server now; a failure to fork counts as an exit. */
+static void
+start(struct managed *m)
+{
+	char why[128], how[160];
+
+	m->waiting = false;
+	if (spawn(m, why, sizeof(why)) == 0)
+		return;
+	snprintf(how, sizeof(how), "could not start (%s)", why);
+	restart_later(m, how);
+}
+
+/* Whether a retiring process still runs at the label or address. */
+static bool
+predecessor_running(const struct managed *m)
+{
+	const struct managed *o;
+	unsigned i;
+
+	for (i = 0; i < MANAGED_MAX; i++) {
+		o = &table[i];
+		if (o->used && o->retiring && o->pid != 0 &&
+		    (strcmp(o->label, m->label) == 0 ||
+		    strcmp(o->addr, m->addr) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Starts the servers that were waiting for a process that has exited. */
+static void
+start_waiting(void)
+{
+	unsigned i;
+
+	for (i = 0; i < MANAGED_MAX; i++)
+		if (table[i].used && table[i].waiting &&
+		    !predecessor_running(&table[i]))
+			start(&table[i]);
+}
+
+static void
+exited(struct managed *m, int status)
+{
+	char what[48], how[80];
+
+	if (WIFSIGNALED(status))
+		snprintf(what, sizeof(what), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(what, sizeof(what), "exited with status %d",
+		    WEXITSTATUS(status));
+	snprintf(how, sizeof(how), "(pid %ld) %s", (long)m->pid, what);
+	close_output(m);
+	if (m->retiring) {
+		log_notice("server %s (pid %ld) stopped: %s", m->label,
+		    (long)m->pid, what);
+		m->pid = 0;
+		m->used = false;
+		m->kill_at = 0;
+		start_waiting();
+		schedule();
+		return;
+	}
+	m->pid = 0;
+	atomic_store(&row(m)->pid, 0);
+	atomic_store(&row(m)->last_status, status);
+	restart_later(m, how);
 }
 
 bool
@@ -284,7 +397,7 @@ managed_reap(pid_t pid, int status)
 {
 	unsigned i;
 
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
+	for (i = 0; i < MANAGED_MAX; i++)
 		if (table[i].used && table[i].pid == pid) {
 			exited(&table[i], status);
 			return true;
@@ -292,41 +405,104 @@ managed_reap(pid_t pid, int status)
 	return false;
 }
 
+static void
+on_tick(struct ev_loop *l, struct ev_timer *t)
+{
+	uint64_t now = ev_now(l);
+	struct managed *m;
+	unsigned i;
+
+	for (i = 0; i < MANAGED_MAX; i++) {
+		m = &table[i];
+		if (m->used && m->kill_at != 0 && m->kill_at <= now) {
+			m->kill_at = 0;
+			log_warn("server %s (pid %ld) still running %ums after "
+			    "SIGTERM, killed", m->label, (long)m->pid,
+			    m->grace_ms);
+			if (kill(m->pid, SIGKILL) == -1 && errno != ESRCH)
+				log_warn("server %s: kill: %s", m->label,
+				    strerror(errno));
+		}
+		if (m->used && m->start_at != 0 && m->start_at <= now) {
+			m->start_at = 0;
+			start(m);
+		}
+	}
+	schedule();
+}
+
+/* SIGTERM now, SIGKILL after grace_ms; never restarted. */
+static void
+stop(struct managed *m)
+{
+	m->retiring = true;
+	m->waiting = false;
+	m->start_at = 0;
+	m->server = NULL;
+	m->conf = NULL;
+	m->shm = NULL;
+	if (m->pid == 0) {
+		m->used = false;
+		return;
+	}
+	if (kill(m->pid, SIGTERM) == -1 && errno != ESRCH)
+		log_warn("server %s: kill: %s", m->label, strerror(errno));
+	m->kill_at = ev_now(loop) + m->grace_ms;
+	schedule();
+}
+
 static struct managed *
 find(const char *label)
 {
 	unsigned i;
 
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
+	for (i = 0; i < MANAGED_MAX; i++)
 		if (table[i].used && !table[i].retiring &&
 		    strcmp(table[i].label, label) == 0)
 			return &table[i];
 	return NULL;
 }
 
+/* Points a server at the newest configuration and its tables. */
+static void
+adopt(struct managed *m, const struct conf *conf,
+    const struct conf_server *s, struct shm *shm)
+{
+	struct managed_row *old = m->shm != NULL ? row(m) : NULL;
+
+	m->conf = conf;
+	m->server = s;
+	m->shm = shm;
+	m->grace_ms = conf->shutdown_timeout_ms;
+	if (old == NULL || old == row(m))
+		return;
+	atomic_store(&row(m)->pid, atomic_load(&old->pid));
+	atomic_store(&row(m)->restarts, m->restarts);
+	atomic_store(&row(m)->last_status, atomic_load(&old->last_status));
+	atomic_store(&row(m)->given_up, m->given_up);
+}
+
 static struct managed *
-add(const struct conf *conf, const struct conf_server *s, struct shm *shm,
-    const char *label)
+add(const struct conf *conf, const struct conf_server *s, struct shm *shm)
 {
 	struct managed *m;
 	unsigned i;
 
-	for (i = 0; i < CONF_MAX_SERVERS && table[i].used; i++)
+	for (i = 0; i < MANAGED_MAX && table[i].used; i++)
 		;
-	if (i == CONF_MAX_SERVERS)
+	if (i == MANAGED_MAX)
 		return NULL;
 	m = &table[i];
 	memset(m, 0, sizeof(*m));
 	m->used = true;
 	m->out.fd = -1;
-	strlcpy(m->label, label, sizeof(m->label));
+	strlcpy(m->pool, s->pool->name, sizeof(m->pool));
+	strlcpy(m->name, s->name, sizeof(m->name));
+	snprintf(m->label, sizeof(m->label), "%s/%s", s->pool->name,
+	    s->name);
+	strlcpy(m->addr, s->addr.text, sizeof(m->addr));
 	strlcpy(m->line, s->run->line_text, sizeof(m->line));
-	m->conf = conf;
-	m->server = s;
-	m->shm = shm;
-	m->grace_ms = conf->shutdown_timeout_ms;
-	ev_timer_init(&m->start_timer, on_start_timer);
-	ev_timer_init(&m->kill_timer, on_kill_timer);
+	adopt(m, conf, s, shm);
 	return m;
 }
 
@@ -344,23 +520,6 @@ mark_down(struct shm *shm, unsigned id)
 	shm_health_write(&shm->health[id], &snap);
 }
 
-/* Moves a running server to the new generation's tables. */
-static void
-adopt(struct managed *m, const struct conf *conf,
-    const struct conf_server *s, struct shm *shm)
-{
-	struct managed_row *old = row(m);
-
-	m->conf = conf;
-	m->server = s;
-	m->shm = shm;
-	m->grace_ms = conf->shutdown_timeout_ms;
-	atomic_store(&row(m)->pid, atomic_load(&old->pid));
-	atomic_store(&row(m)->restarts, m->restarts);
-	atomic_store(&row(m)->last_status, atomic_load(&old->last_status));
-	atomic_store(&row(m)->given_up, m->given_up);
-}
-
 /* A reload gives a server that was given up on a new start. */
 static void
 retry(struct managed *m)
@@ -370,19 +529,38 @@ retry(struct managed *m)
 	m->backoff_ms = 0;
 	atomic_store(&row(m)->given_up, 0);
 	mark_down(m->shm, m->server->id);
-	spawn(m);
+	start(m);
+}
+
+/* Stops the servers `conf` no longer names as managed. */
+static void
+stop_removed(const struct conf *conf)
+{
+	const struct conf_server *s;
+	unsigned i;
+
+	for (i = 0; i < MANAGED_MAX; i++) {
+		if (!table[i].used || table[i].retiring)
+			continue;
+		s = conf_find_server(conf, table[i].pool, table[i].name);
+		if (s == NULL || s->run == NULL)
+			stop(&table[i]);
+	}
 }
 
 void
 managed_apply(struct ev_loop *l, const struct conf *conf, struct shm *shm)
 {
 	const struct conf_server *s;
-	struct managed *m, *next;
+	struct managed *m;
 	char label[2 * CONF_NAME_MAX];
-	bool named[CONF_MAX_SERVERS] = { false };
 	unsigned i;
 
+	if (loop == NULL)
+		ev_timer_init(&tick, on_tick);
 	loop = l;
+	/* First, so that a server taking over an address waits for it. */
+	stop_removed(conf);
 	for (i = 0; i < conf->nservers; i++) {
 		s = &conf->servers[i];
 		if (s->run == NULL)
@@ -392,43 +570,49 @@ managed_apply(struct ev_loop *l, const struct conf *conf, struct shm *shm)
 		if ((m = find(label)) != NULL &&
 		    strcmp(m->line, s->run->line_text) == 0) {
 			adopt(m, conf, s, shm);
-			named[m - table] = true;
 			if (m->given_up)
 				retry(m);
 			continue;
 		}
-		if ((next = add(conf, s, shm, label)) == NULL) {
-			log_error("server %s: too many managed servers", label);
+		if (m != NULL)
+			stop(m);
+		if ((m = add(conf, s, shm)) == NULL) {
+			log_error("server %s: more than %d managed servers "
+			    "running or stopping", label, MANAGED_MAX);
 			continue;
 		}
-		named[next - table] = true;
 		mark_down(shm, s->id);
-		if (m != NULL && m->pid != 0) {
-			/* Changed: the new one starts once the old is gone. */
-			m->successor = next;
-			stop(m);
-		} else {
-			if (m != NULL)
-				stop(m);
-			spawn(next);
-		}
+		if (predecessor_running(m))
+			m->waiting = true;
+		else
+			start(m);
 	}
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
-		if (table[i].used && !table[i].retiring && !named[i])
-			stop(&table[i]);
 }
 
 void
 managed_stop_all(unsigned grace_ms)
 {
+	uint64_t deadline;
+	struct managed *m;
 	unsigned i;
 
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
-		if (table[i].used && !table[i].retiring) {
-			table[i].grace_ms = grace_ms;
-			table[i].successor = NULL;
-			stop(&table[i]);
+	if (loop == NULL)
+		return;
+	deadline = ev_now(loop) + grace_ms;
+	for (i = 0; i < MANAGED_MAX; i++) {
+		m = &table[i];
+		if (!m->used)
+			continue;
+		if (!m->retiring) {
+			m->grace_ms = grace_ms;
+			stop(m);
+		} else if (m->kill_at > deadline) {
+			/* Stopping since a reload: no longer than the rest. */
+			m->grace_ms = grace_ms;
+			m->kill_at = deadline;
 		}
+	}
+	schedule();
 }
 
 unsigned
@@ -436,7 +620,7 @@ managed_running(void)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
+	for (i = 0; i < MANAGED_MAX; i++)
 		if (table[i].used && table[i].pid != 0)
 			n++;
 	return n;
@@ -447,7 +631,7 @@ managed_close_fds(void)
 {
 	unsigned i;
 
-	for (i = 0; i < CONF_MAX_SERVERS; i++)
+	for (i = 0; i < MANAGED_MAX; i++)
 		if (table[i].used && table[i].out.fd != -1)
 			close(table[i].out.fd);
 }

@@ -19,9 +19,12 @@
  * tables are `shm`): an unchanged server keeps running, a new one starts,
  * a changed one is stopped and started again, and one the configuration
  * no longer names is stopped (SIGTERM, SIGKILL after shutdown_timeout).
- * Every process it starts is marked down in `shm`, so no traffic reaches
- * it before its health checks pass; one given up on gets a new start.
- * Call it before the generation's workers are forked.
+ * A server taking over the name or address of one being stopped starts
+ * once that one has exited.  Every process it starts is marked down in
+ * `shm`, so no traffic reaches it before its health checks pass; one
+ * given up on gets a new start.  Call it before the generation's workers
+ * are forked, and only once `conf` is sure to be used: the servers keep
+ * pointers into it until the next call.
  */
 void	managed_apply(struct ev_loop *, const struct conf *, struct shm *);
 
@@ -29,7 +32,11 @@ void	managed_apply(struct ev_loop *, const struct conf *, struct shm *);
    was one. */
 bool	managed_reap(pid_t pid, int status);
 
-/* Stops every managed server: SIGTERM now, SIGKILL after `grace_ms`. */
+/*
+ * Stops every managed server: SIGTERM now, SIGKILL after `grace_ms`.  A
+ * server already stopping keeps its SIGKILL deadline if that is sooner, so
+ * calling it again is harmless.
+ */
 void	managed_stop_all(unsigned grace_ms);
 
 /* Managed server processes still running. */
