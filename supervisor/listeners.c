@@ -131,11 +131,11 @@ fail:
 	return -1;
 }
 
-void
+unsigned
 listeners_retire(const struct conf *conf)
 {
 	struct bound *b;
-	unsigned i, slot;
+	unsigned i, slot, closed = 0;
 
 	for (i = 0; i < ntable; i++)
 		table[i].used = false;
@@ -152,8 +152,10 @@ listeners_retire(const struct conf *conf)
 				continue;
 			close(table[i].fds[slot]);
 			table[i].fds[slot] = -1;
+			closed++;
 		}
 	compact();
+	return closed;
 }
 
 void

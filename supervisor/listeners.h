@@ -21,10 +21,12 @@ int	listeners_open(const struct conf *, char *err, size_t errlen);
 
 /*
  * Closes the sockets `conf` does not use: addresses no longer bound and
- * slots at or above conf->workers.  Their queued connections are lost;
- * that is the price of changing `bind` or lowering `workers`.
+ * slots at or above conf->workers; returns how many it closed.  Their
+ * queued connections are reset, the price of changing `bind` or lowering
+ * `workers`, unless net.ipv4.tcp_migrate_req = 1 moves those of a retired
+ * slot to the sockets of the same address that stay.
  */
-void	listeners_retire(const struct conf *);
+unsigned listeners_retire(const struct conf *);
 
 /*
  * Slot `slot`'s sockets for `conf`: fds[i] for conf->listeners[i], and

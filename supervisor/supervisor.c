@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/libutil.h>
@@ -44,6 +45,11 @@
 #define MAX_CHILDREN	(MAX_GENERATIONS * (CONF_MAX_WORKERS + 1))
 #define MAX_RESTARTS	4096	/* restart times remembered */
 #define TERM_GRACE_MS	5000	/* SIGTERM to SIGKILL on a fast stop */
+/* On a stop, SIGKILL comes this long after the children's own grace. */
+#define KILL_GRACE_MS	1000
+/* Timers of the supervisor's loop: one drain deadline per generation, the
+   stop deadline, and the managed servers' tick, with room to spare. */
+#define MAX_TIMERS	(MAX_GENERATIONS + 4)
 
 enum role {
 	ROLE_WORKER,
@@ -61,6 +67,7 @@ struct generation {
 	struct conf	*conf;
 	struct shm	*shm;
 	bool		 draining;
+	bool		 killed;	/* SIGKILLed before it drained */
 	unsigned	 nchildren;
 	struct ev_timer	 deadline;	/* drain deadline */
 };
@@ -77,11 +84,15 @@ static struct {
 	struct ev_io	 sigio;
 	struct pidfh	*pidfh;
 	int		 ready_fd;	/* pipe to the launcher, or -1 */
+	bool		 foreground;	/* -f: the error log is stderr */
 	enum mode	 mode;
 	int		 status;	/* exit status */
 	struct ev_timer	 stop_timer;
+	unsigned	 stop_grace_ms;
+	bool		 managed_stopping;
 	struct generation *gens[MAX_GENERATIONS];	/* oldest first */
 	unsigned	 ngens;
+	uint64_t	 last_number;	/* of the newest generation made */
 	struct child	 children[MAX_CHILDREN];
 	unsigned	 nchildren;
 	uint64_t	 restarts[MAX_RESTARTS];	/* ring of times */
@@ -218,33 +229,37 @@ signal_all(int sig)
 		signal_generation(sup.gens[i], sig);
 }
 
+/* Forks g's checker and workers; stops at the first that fails (-1). */
 static int
 start_generation(struct generation *g)
 {
 	unsigned slot;
-	int failed = 0;
 
-	failed |= spawn(g, ROLE_HEALTH, 0);
+	if (spawn(g, ROLE_HEALTH, 0) == -1)
+		return -1;
 	for (slot = 0; slot < g->conf->workers; slot++)
-		failed |= spawn(g, ROLE_WORKER, slot);
-	return failed;
+		if (spawn(g, ROLE_WORKER, slot) == -1)
+			return -1;
+	return 0;
 }
 
+/* A generation for `conf` with the next number; NULL with errno set. */
 static struct generation *
-generation_new(struct conf *conf, uint64_t number)
+generation_new(struct conf *conf)
 {
 	struct generation *g;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
-	g->number = number;
+	g->number = sup.last_number + 1;
 	g->conf = conf;
-	g->shm = shm_create(number, conf->workers, conf->nservers,
+	g->shm = shm_create(g->number, conf->workers, conf->nservers,
 	    conf->npools);
 	if (g->shm == NULL) {
 		free(g);
 		return NULL;
 	}
+	sup.last_number = g->number;
 	g->shm->hdr->supervisor_pid = getpid();
 	g->shm->hdr->started_ms = sup.started_ms;
 	g->shm->hdr->restarts = sup.total_restarts;
@@ -262,7 +277,10 @@ generation_end(struct generation *g)
 		if (sup.gens[i] != g)
 			sup.gens[j++] = sup.gens[i];
 	sup.ngens = j;
-	if (g->draining)
+	if (g->killed)
+		log_info("generation %llu has ended",
+		    (unsigned long long)g->number);
+	else if (g->draining)
 		log_info("generation %llu has drained",
 		    (unsigned long long)g->number);
 	shm_destroy(g->shm);
@@ -276,39 +294,58 @@ on_drain_deadline(struct ev_loop *loop, struct ev_timer *t)
 	struct generation *g = (struct generation *)((char *)t -
 	    offsetof(struct generation, deadline));
 
-	log_warn("generation %llu: %u children still draining after %ums, "
-	    "killed", (unsigned long long)g->number, g->nchildren,
+	log_warn("generation %llu: %u %s still draining after %ums: killed",
+	    (unsigned long long)g->number, g->nchildren,
+	    g->nchildren == 1 ? "child" : "children",
 	    g->conf->shutdown_timeout_ms);
+	g->killed = true;
 	signal_generation(g, SIGKILL);
 }
 
+/*
+ * Tells g's children to drain (SIGQUIT) and kills what is left of them at
+ * shutdown_timeout (a worker's own deadline comes a little later: it is
+ * for a worker whose supervisor is gone).  A generation with no child
+ * left ends here, so g may be freed on return.
+ */
 static void
 drain_generation(struct generation *g)
 {
 	g->draining = true;
+	if (g->nchildren == 0) {
+		generation_end(g);
+		return;
+	}
 	signal_generation(g, SIGQUIT);
 	ev_timer_init(&g->deadline, on_drain_deadline);
-	ev_timer_start(sup.loop, &g->deadline, g->conf->shutdown_timeout_ms);
+	if (ev_timer_start(sup.loop, &g->deadline,
+	    g->conf->shutdown_timeout_ms) == -1)
+		fatalx("%s: timer heap full", __func__);
 }
 
-/* Past max_draining old generations, the oldest is stopped at once. */
+/*
+ * Past max old generations draining, the oldest are killed at once.  One
+ * already killed is only waiting to be reaped: it does not count.
+ */
 static void
 limit_draining(unsigned max)
 {
+	struct generation *g;
 	unsigned i, draining = 0;
 
 	for (i = 0; i < sup.ngens; i++)
-		if (sup.gens[i]->draining)
+		if (sup.gens[i]->draining && !sup.gens[i]->killed)
 			draining++;
 	for (i = 0; i < sup.ngens && draining > max; i++) {
-		if (!sup.gens[i]->draining ||
-		    !ev_timer_active(&sup.gens[i]->deadline))
+		g = sup.gens[i];
+		if (!g->draining || g->killed)
 			continue;
-		log_warn("generation %llu still draining: more than %u old "
-		    "generations, killed",
-		    (unsigned long long)sup.gens[i]->number, max);
-		ev_timer_stop(sup.loop, &sup.gens[i]->deadline);
-		signal_generation(sup.gens[i], SIGKILL);
+		log_warn("generation %llu still draining, killed: "
+		    "max_draining_generations = %u",
+		    (unsigned long long)g->number, max);
+		ev_timer_stop(sup.loop, &g->deadline);
+		g->killed = true;
+		signal_generation(g, SIGKILL);
 		draining--;
 	}
 }
@@ -340,29 +377,28 @@ carry_health(const struct generation *from, struct generation *to)
 		    atomic_load(&from->shm->slots[i].restarts);
 }
 
+static void
+keep_string(const char *key, const char *old, char *new, size_t len)
+{
+	if (strcmp(old, new) == 0)
+		return;
+	log_warn("reload: %s cannot change without a restart; keeping "
+	    "\"%s\"", key, old);
+	strlcpy(new, old, len);
+}
+
 /* Settings a reload cannot change keep their running value. */
 static void
 keep_fixed_settings(const struct conf *old, struct conf *new)
 {
-	if (strcmp(old->pidfile, new->pidfile) != 0) {
-		log_warn("reload: pidfile cannot change without a restart; "
-		    "keeping %s", old->pidfile);
-		strlcpy(new->pidfile, old->pidfile, sizeof(new->pidfile));
-	}
-	if (strcmp(old->user, new->user) != 0) {
-		log_warn("reload: user cannot change without a restart; "
-		    "keeping \"%s\"", old->user);
-		strlcpy(new->user, old->user, sizeof(new->user));
-	}
+	keep_string("pidfile", old->pidfile, new->pidfile,
+	    sizeof(new->pidfile));
+	keep_string("user", old->user, new->user, sizeof(new->user));
+	keep_string("error_log", old->error_log, new->error_log,
+	    sizeof(new->error_log));
 	if (old->daemon != new->daemon) {
 		log_warn("reload: daemon cannot change without a restart");
 		new->daemon = old->daemon;
-	}
-	if (strcmp(old->error_log, new->error_log) != 0) {
-		log_warn("reload: error_log cannot change without a restart; "
-		    "keeping %s", old->error_log);
-		strlcpy(new->error_log, old->error_log,
-		    sizeof(new->error_log));
 	}
 }
 
@@ -372,27 +408,62 @@ static void
 reload(void)
 {
 	struct generation *old = current();
+	struct timespec ts;
+	char state[64];
 
 	log_notice("reloading %s", old->conf->path);
-	notify_send("RELOADING=1");
+	/* systemd's Type=notify-reload wants to know when the reload began. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	notify_send(state);
 	reload_generation(old);
 	notify_send("READY=1");
 }
 
-/* The body of a reload; on any failure the old generation keeps serving. */
+/*
+ * A new generation that could not fork all its children: `old` stays
+ * current, the managed servers and the sockets go back to what it uses,
+ * and what the new one started drains away (it may have accepted).
+ */
+static void
+abandon_generation(struct generation *g, struct generation *old)
+{
+	log_error("reload failed: generation %llu could not start its "
+	    "children; keeping generation %llu",
+	    (unsigned long long)g->number, (unsigned long long)old->number);
+	/* Listed just before `old`, which stays the last, the current. */
+	sup.gens[sup.ngens - 1] = g;
+	sup.gens[sup.ngens++] = old;
+	managed_apply(sup.loop, old->conf, old->shm);
+	listeners_retire(old->conf);
+	drain_generation(g);
+}
+
+/*
+ * The body of a reload.  The old generation is told to drain only once
+ * every child of the new one is forked; on any failure before that it
+ * keeps serving as it was.
+ */
 static void
 reload_generation(struct generation *old)
 {
+	unsigned long long old_number = old->number;
 	struct generation *g;
 	char err[1024];
 	struct conf *conf;
+	unsigned closed;
 
 	if ((conf = conf_load(old->conf->path, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		log_error("reload failed: keeping generation %llu",
-		    (unsigned long long)old->number);
+		    old_number);
 		return;
 	}
+	if (sup.foreground)
+		strlcpy(conf->error_log, "stderr", sizeof(conf->error_log));
 	keep_fixed_settings(old->conf, conf);
 	if (sup.ngens == MAX_GENERATIONS) {
 		log_error("reload refused: %u generations still running",
@@ -402,25 +473,32 @@ reload_generation(struct generation *old)
 	}
 	if (listeners_open(conf, err, sizeof(err)) == -1) {
 		log_error("reload failed: %s; keeping generation %llu", err,
-		    (unsigned long long)old->number);
+		    old_number);
 		conf_free(conf);
 		return;
 	}
-	if ((g = generation_new(conf, old->number + 1)) == NULL) {
-		log_error("reload failed: shared memory: %s", strerror(errno));
+	if ((g = generation_new(conf)) == NULL) {
+		log_error("reload failed: shared memory: %s; keeping "
+		    "generation %llu", strerror(errno), old_number);
+		listeners_retire(old->conf);
 		conf_free(conf);
 		return;
 	}
 	carry_health(old, g);
 	managed_apply(sup.loop, conf, g->shm);
+	if (start_generation(g) == -1) {
+		abandon_generation(g, old);
+		return;
+	}
 	sup.gens[sup.ngens++] = g;
-	start_generation(g);
+	/* old may be freed from here on. */
 	drain_generation(old);
 	limit_draining(conf->max_draining);
-	listeners_retire(conf);
+	if ((closed = listeners_retire(conf)) > 0)
+		log_notice("reload: closed %u listening sockets no longer "
+		    "used", closed);
 	log_notice("generation %llu serving %s; generation %llu draining",
-	    (unsigned long long)g->number, conf->path,
-	    (unsigned long long)old->number);
+	    (unsigned long long)g->number, conf->path, old_number);
 }
 
 /*
@@ -442,6 +520,24 @@ restart_allowed(const struct conf *conf)
 }
 
 static void begin_stop(enum mode, int status);
+
+/*
+ * While stopping: the managed servers are stopped once the workers and
+ * checkers are gone (a draining worker may have requests at them), and
+ * the loop ends once they are gone too.
+ */
+static void
+stop_progress(void)
+{
+	if (sup.mode == RUNNING || sup.nchildren > 0)
+		return;
+	if (!sup.managed_stopping) {
+		sup.managed_stopping = true;
+		managed_stop_all(sup.stop_grace_ms);
+	}
+	if (managed_running() == 0)
+		ev_stop(sup.loop);
+}
 
 static void
 restart(struct generation *g, enum role role, unsigned slot)
@@ -509,9 +605,7 @@ reap(void)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_error("waitpid: %s", strerror(errno));
-	if (sup.mode != RUNNING && sup.nchildren == 0 &&
-	    managed_running() == 0)
-		ev_stop(sup.loop);
+	stop_progress();
 }
 
 static void
@@ -524,9 +618,10 @@ on_stop_deadline(struct ev_loop *loop, struct ev_timer *t)
 
 /*
  * Stops every child: SIGQUIT lets them drain within shutdown_timeout,
- * SIGTERM gives them TERM_GRACE_MS; SIGKILL after that.  The supervisor's
- * copies of the sockets close now, so new connections are refused rather
- * than queued where nobody will accept them.
+ * SIGTERM gives them TERM_GRACE_MS; SIGKILL after that.  On SIGQUIT the
+ * managed servers are stopped after the workers (stop_progress()).  The
+ * supervisor's copies of the sockets close now, so new connections are
+ * refused rather than queued where nobody will accept them.
  */
 static void
 begin_stop(enum mode mode, int status)
@@ -541,13 +636,17 @@ begin_stop(enum mode mode, int status)
 		sup.status = status;
 	grace = mode == QUITTING ? current()->conf->shutdown_timeout_ms :
 	    TERM_GRACE_MS;
+	sup.stop_grace_ms = grace;
 	listeners_close_all();
 	signal_all(mode == QUITTING ? SIGQUIT : SIGTERM);
-	managed_stop_all(grace);
+	if (mode == TERMINATING) {
+		sup.managed_stopping = true;
+		managed_stop_all(grace);
+	}
 	ev_timer_init(&sup.stop_timer, on_stop_deadline);
-	ev_timer_start(sup.loop, &sup.stop_timer, grace + 1000);
-	if (sup.nchildren == 0 && managed_running() == 0)
-		ev_stop(sup.loop);
+	ev_timer_start(sup.loop, &sup.stop_timer,
+	    (uint64_t)grace + KILL_GRACE_MS);
+	stop_progress();
 }
 
 static void
@@ -697,6 +796,7 @@ supervisor_main(struct conf *conf, bool foreground)
 
 	sup.ready_fd = -1;
 	sup.started_ms = process_wall_ms();
+	sup.foreground = foreground;
 	if (foreground)
 		strlcpy(conf->error_log, "stderr", sizeof(conf->error_log));
 	if (log_open(conf->error_log, err, sizeof(err)) == -1) {
@@ -718,10 +818,10 @@ supervisor_main(struct conf *conf, bool foreground)
 	if (pidfile_write(sup.pidfh) == -1)
 		return startup_failed("writing the pidfile");
 	setproctitle("supervisor");
-	if ((sup.loop = ev_create(MAX_GENERATIONS + 4)) == NULL ||
+	if ((sup.loop = ev_create(MAX_TIMERS)) == NULL ||
 	    setup_signals() == -1)
 		return startup_failed("event loop");
-	if ((g = generation_new(conf, 1)) == NULL)
+	if ((g = generation_new(conf)) == NULL)
 		return startup_failed("shared memory");
 	sup.gens[sup.ngens++] = g;
 	managed_apply(sup.loop, conf, g->shm);
