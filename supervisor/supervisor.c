@@ -44,11 +44,13 @@
 #define MAX_GENERATIONS	18	/* the current one + max_draining (<= 16) + 1 */
 #define MAX_CHILDREN	(MAX_GENERATIONS * (CONF_MAX_WORKERS + 1))
 #define MAX_RESTARTS	4096	/* restart times remembered */
+#define RESPAWN_RETRY_MS 1000	/* after a fork failed on restart */
 #define TERM_GRACE_MS	5000	/* SIGTERM to SIGKILL on a fast stop */
 /* On a stop, SIGKILL comes this long after the children's own grace. */
 #define KILL_GRACE_MS	1000
 /* Timers of the supervisor's loop: one drain deadline per generation, the
-   stop deadline, and the managed servers' tick, with room to spare. */
+   stop deadline, the respawn retry and the managed servers' tick, with
+   room to spare. */
 #define MAX_TIMERS	(MAX_GENERATIONS + 4)
 
 enum role {
@@ -88,6 +90,7 @@ static struct {
 	enum mode	 mode;
 	int		 status;	/* exit status */
 	struct ev_timer	 stop_timer;
+	struct ev_timer	 respawn;	/* retries a failed restart */
 	unsigned	 stop_grace_ms;
 	bool		 managed_stopping;
 	struct generation *gens[MAX_GENERATIONS];	/* oldest first */
@@ -539,6 +542,42 @@ stop_progress(void)
 		ev_stop(sup.loop);
 }
 
+static bool
+slot_filled(const struct generation *g, enum role role, unsigned slot)
+{
+	unsigned i;
+
+	for (i = 0; i < sup.nchildren; i++)
+		if (sup.children[i].gen == g && sup.children[i].role == role &&
+		    (role == ROLE_HEALTH || sup.children[i].slot == slot))
+			return true;
+	return false;
+}
+
+/*
+ * A replacement whose fork failed (out of processes or memory) is tried
+ * again every RESPAWN_RETRY_MS, so a slot is never left empty for good:
+ * its socket would queue connections nobody accepts.
+ */
+static void
+on_respawn(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct generation *g;
+	unsigned slot;
+	int failed = 0;
+
+	if (sup.mode != RUNNING || sup.ngens == 0)
+		return;
+	g = current();
+	if (!slot_filled(g, ROLE_HEALTH, 0))
+		failed |= spawn(g, ROLE_HEALTH, 0);
+	for (slot = 0; slot < g->conf->workers; slot++)
+		if (!slot_filled(g, ROLE_WORKER, slot))
+			failed |= spawn(g, ROLE_WORKER, slot);
+	if (failed)
+		ev_timer_start(loop, t, RESPAWN_RETRY_MS);
+}
+
 static void
 restart(struct generation *g, enum role role, unsigned slot)
 {
@@ -548,7 +587,8 @@ restart(struct generation *g, enum role role, unsigned slot)
 	}
 	sup.total_restarts++;
 	atomic_store(&g->shm->hdr->restarts, sup.total_restarts);
-	spawn(g, role, slot);
+	if (spawn(g, role, slot) == -1 && !ev_timer_active(&sup.respawn))
+		ev_timer_start(sup.loop, &sup.respawn, RESPAWN_RETRY_MS);
 }
 
 /* One child has exited: account for it, and restart it if it should. */
@@ -821,6 +861,7 @@ supervisor_main(struct conf *conf, bool foreground)
 	if ((sup.loop = ev_create(MAX_TIMERS)) == NULL ||
 	    setup_signals() == -1)
 		return startup_failed("event loop");
+	ev_timer_init(&sup.respawn, on_respawn);
 	if ((g = generation_new(conf)) == NULL)
 		return startup_failed("shared memory");
 	sup.gens[sup.ngens++] = g;
