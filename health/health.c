@@ -12,7 +12,10 @@
  *
  * Rise and fall (health/judge.c).  A down server goes up after health_rise
  * passes in a row, an up server down after health_fall failures in a row.
- * Each change is logged once, with its reason.
+ * Each change is logged once, with its reason.  A server between the two
+ * (a pass while down, a failure while up) and a managed server's new
+ * process are checked every HEALTH_FAST_MS instead, when that is shorter
+ * than health_interval, as HAProxy's fastinter does.
  *
  * Passive health: how live traffic and active checks combine.  Workers
  * count each connect error, reset and timeout of a request to a server.
@@ -74,6 +77,10 @@
 /* Least time between the starts of two checks of one server when passive
    failures ask for an early one. */
 #define HEALTH_RECHECK_MIN_MS	250
+/* HAProxy's fastinter: the interval, when shorter than health_interval,
+   for a server between states or a managed server's new process, so a
+   new process gets traffic well within a second of being ready. */
+#define HEALTH_FAST_MS		250
 
 /* One server as the checker sees it. */
 struct checked_server {
@@ -85,6 +92,7 @@ struct checked_server {
 	struct health_tally	 tally;
 	uint64_t		 last_start;	/* monotonic ms; 0 = never */
 	int32_t			 managed_pid;	/* managed servers: as last seen */
+	bool			 starting;	/* a new process, not yet up */
 };
 
 static struct ev_loop		*loop;
@@ -139,6 +147,20 @@ on_tick(struct ev_loop *l, struct ev_timer *t)
 	health_probe_start(&c->probe);
 }
 
+/* The time from one check's start to the next's. */
+static unsigned
+next_interval(struct checked_server *c)
+{
+	unsigned interval = c->server->pool->health_interval_ms;
+	bool moving;
+
+	if (c->tally.state == SERVER_UP)
+		c->starting = false;
+	moving = c->starting || (c->tally.state == SERVER_DOWN ?
+	    c->tally.passes > 0 : c->tally.fails > 0);
+	return moving && interval > HEALTH_FAST_MS ? HEALTH_FAST_MS : interval;
+}
+
 /* An active check ended: count it, publish, and plan the next one. */
 static void
 on_result(struct health_probe *p, const struct health_result *r)
@@ -164,7 +186,7 @@ on_result(struct health_probe *p, const struct health_result *r)
 	/* The loop's clock: a check that failed at once ends in the same
 	   turn as it started. */
 	now = ev_now(loop);
-	next = c->last_start + pool->health_interval_ms;
+	next = c->last_start + next_interval(c);
 	ev_timer_stop(loop, &c->tick);
 	schedule(c, next > now ? next - now : 0);
 }
@@ -212,6 +234,9 @@ managed_one(struct checked_server *c)
 	if (pid == c->managed_pid)
 		return;
 	c->managed_pid = pid;
+	c->starting = pid != 0;
+	if (c->starting && !health_probe_running(&c->probe))
+		schedule(c, HEALTH_FAST_MS);
 	if (c->tally.state != SERVER_UP)
 		return;
 	c->tally.state = SERVER_DOWN;
@@ -286,7 +311,15 @@ setup_one(struct checked_server *c, const struct conf_server *s)
 	if (health_probe_init(&c->probe, loop, s, on_result, c) == -1)
 		fatalx("%s: health request for %s/%s too long", __func__,
 		    pool->name, s->name);
-	schedule(c, (uint64_t)s->id * pool->health_interval_ms / nservers);
+	/* A managed server's new process (the supervisor marked it down,
+	   "starting") is checked at once and then quickly until it is up. */
+	c->starting = c->tally.state == SERVER_DOWN &&
+	    strcmp(c->snap.last_error, "starting") == 0;
+	if (c->starting)
+		schedule(c, 0);
+	else
+		schedule(c, (uint64_t)s->id * pool->health_interval_ms /
+		    nservers);
 }
 
 static void
