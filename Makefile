@@ -159,16 +159,62 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/forklift.ini.5 \
 	    $(DESTDIR)$(UNITDIR)/forklift.service
 
+# cppcheck, then clang-tidy (checks and reasons in .clang-tidy), over the
+# daemon's and the tests' sources with the build's defines and include
+# path; both always run, and any finding fails.  cppcheck's variableScope
+# is off because style(9) declares at the top of a function, and its
+# unusedStructMember in tests/, whose tables are read inside Check's
+# START_TEST, a macro cppcheck cannot expand (it reads no system header).
+# clang-tidy's stderr holds only its count of warnings in system headers.
+lint: LINT_TESTS = $(UNIT_SRC) $(INTEG_SRC) $(HARNESS_SRC) $(BACKEND_SRC) \
+	$(wildcard tests/fuzz/*.c)
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --std=c11 -D_GNU_SOURCE -I. $(SRC)
-	clang-tidy --quiet $(SRC) -- $(CPPFLAGS) $(PKG_CFLAGS)
+	@st=0; \
+	echo "cppcheck: $(words $(SRC) $(LINT_TESTS)) files"; \
+	cppcheck --quiet --error-exitcode=1 --inline-suppr \
+	    --enable=warning,style,performance,portability \
+	    --suppress=variableScope --suppress='unusedStructMember:tests/*' \
+	    --std=c11 $(filter -D% -I%,$(CPPFLAGS) $(PKG_CFLAGS)) \
+	    $(SRC) $(LINT_TESTS) || st=1; \
+	echo "clang-tidy: $(words $(SRC) $(LINT_TESTS)) files"; \
+	printf '%s\n' $(SRC) | xargs -P "$$(nproc)" -I{} \
+	    clang-tidy --quiet {} -- $(CPPFLAGS) $(PKG_CFLAGS) \
+	    2>/dev/null || st=1; \
+	printf '%s\n' $(LINT_TESTS) | xargs -P "$$(nproc)" -I{} \
+	    clang-tidy --quiet {} -- $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) \
+	    2>/dev/null || st=1; \
+	if [ $$st -ne 0 ]; then echo "lint: findings above"; fi; \
+	exit $$st
 
+# clang-format cannot write all of style(9) (.clang-format says what it
+# misses), so nothing reformats the tree: name the files to reformat in
+# place, e.g. a new module written in its style.
 format:
-	clang-format -i $(SRC) $(wildcard */*.h)
+	@if [ -z "$(FILES)" ]; then \
+		echo "usage: make format FILES='worker/new.c worker/new.h'"; \
+		exit 2; \
+	fi
+	clang-format --style=file:.clang-format -i $(FILES)
 
+# Advisory over the tree: the lines of each file that clang-format would
+# change (about 11% of them, nearly all tab-aligned names and trailing
+# comments that it cannot write).  Strict with FILES: make format-check
+# FILES='...' fails if clang-format would change any of them.
 format-check:
-	clang-format --dry-run --Werror $(SRC) $(wildcard */*.h)
+	@if [ -n "$(FILES)" ]; then \
+		clang-format --style=file:.clang-format --dry-run --Werror \
+		    $(FILES) || exit 1; \
+		exit 0; \
+	fi; \
+	total=0; lines=0; \
+	for f in $(SRC) $(wildcard */*.h); do \
+		n=$$(clang-format --style=file:.clang-format "$$f" | \
+		    diff "$$f" - | grep -c '^<'); \
+		total=$$((total + n)); lines=$$((lines + $$(wc -l <"$$f"))); \
+		[ "$$n" -eq 0 ] || printf '%6d  %s\n' "$$n" "$$f"; \
+	done; \
+	echo "clang-format would change $$total of $$lines lines" \
+	    "(advisory: see .clang-format)"
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 /*
  * The `server =` line of a [pool NAME] section, and what it is made of:
- * names, numeric addresses and words.
+ * names, numeric addresses (and whether two of them would clash) and words.
  *
  *	server = NAME ADDR [weight=N] [max_conns=N] [run="CMD ARGS"]
  *	    [cwd=DIR] [env=NAME=VALUE]... [user=NAME]
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/config_int.h"
 
 /* The longest server line value we split (inih's lines are far shorter). */
 #define SERVER_TEXT_MAX		512
@@ -397,6 +398,30 @@ conf_parse_addr(const char *s, struct conf_addr *a)
 	}
 	strlcpy(a->text, s, sizeof(a->text));
 	return 0;
+}
+
+bool
+conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)&a->ss;
+		b4 = (const struct sockaddr_in *)&b->ss;
+		return a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY));
+	}
+	a6 = (const struct sockaddr_in6 *)&a->ss;
+	b6 = (const struct sockaddr_in6 *)&b->ss;
+	return a6->sin6_port == b6->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
 }
 
 bool

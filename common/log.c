@@ -27,7 +27,7 @@ enum log_target {
 	TARGET_FILE,
 };
 
-static enum log_target	target = TARGET_STDERR;
+static enum log_target	sink = TARGET_STDERR;	/* where lines go */
 static char		path[256];
 static int		fd = STDERR_FILENO;
 static enum log_level	min_level = LOG_LEVEL_INFO;
@@ -50,34 +50,34 @@ open_file(const char *file, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return -1;
 	}
-	if (target == TARGET_FILE && fd != -1)
+	if (sink == TARGET_FILE && fd != -1)
 		close(fd);
 	fd = nfd;
 	return 0;
 }
 
 int
-log_open(const char *to, char *err, size_t errlen)
+log_open(const char *target, char *err, size_t errlen)
 {
-	if (strcmp(to, "stderr") == 0) {
-		if (target == TARGET_FILE)
+	if (strcmp(target, "stderr") == 0) {
+		if (sink == TARGET_FILE)
 			close(fd);
-		target = TARGET_STDERR;
+		sink = TARGET_STDERR;
 		fd = STDERR_FILENO;
 		return 0;
 	}
-	if (strcmp(to, "syslog") == 0) {
-		if (target == TARGET_FILE)
+	if (strcmp(target, "syslog") == 0) {
+		if (sink == TARGET_FILE)
 			close(fd);
 		openlog("forklift", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-		target = TARGET_SYSLOG;
+		sink = TARGET_SYSLOG;
 		fd = -1;
 		return 0;
 	}
-	if (open_file(to, err, errlen) == -1)
+	if (open_file(target, err, errlen) == -1)
 		return -1;
-	strlcpy(path, to, sizeof(path));
-	target = TARGET_FILE;
+	strlcpy(path, target, sizeof(path));
+	sink = TARGET_FILE;
 	return 0;
 }
 
@@ -86,7 +86,7 @@ log_reopen(void)
 {
 	char err[512];
 
-	if (target != TARGET_FILE)
+	if (sink != TARGET_FILE)
 		return 0;
 	if (open_file(path, err, sizeof(err)) == -1) {
 		log_error("reopening the error log: %s", err);
@@ -98,7 +98,7 @@ log_reopen(void)
 bool
 log_is_stderr(void)
 {
-	return target == TARGET_STDERR;
+	return sink == TARGET_STDERR;
 }
 
 void
@@ -137,7 +137,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 
 	if (level < min_level)
 		return;
-	if (target == TARGET_SYSLOG) {
+	if (sink == TARGET_SYSLOG) {
 		if (role[0] != '\0')
 			n = snprintf(line, sizeof(line), "%s: ", role);
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);

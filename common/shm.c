@@ -49,7 +49,8 @@ shm_create(uint64_t generation, unsigned nslots, unsigned nservers,
 	unsigned i;
 
 	off_health = line_up(sizeof(struct shm_header));
-	off_managed = off_health + line_up(nservers * sizeof(struct health_row));
+	off_managed = off_health +
+	    line_up(nservers * sizeof(struct health_row));
 	off_pools = off_managed +
 	    line_up(nservers * sizeof(struct managed_row));
 	off_slots = off_pools + line_up(npools * sizeof(struct pool_state));

@@ -21,8 +21,6 @@
 #define FORKLIFT_VERSION	"0.1.0"
 #endif
 
-extern char **environ;
-
 static void __attribute__((noreturn))
 usage(int status)
 {

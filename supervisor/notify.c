@@ -28,7 +28,8 @@ notify_send(const char *state)
 	if (path == NULL || path[0] == '\0')
 		return 0;
 	plen = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sun.sun_path)) {
+	if ((path[0] != '/' && path[0] != '@') ||
+	    plen >= sizeof(sun.sun_path)) {
 		log_warn("NOTIFY_SOCKET %s: not a socket path", path);
 		return -1;
 	}

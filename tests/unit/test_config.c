@@ -1,6 +1,6 @@
 /*
- * Unit tests of the configuration loader (common/config.c and
- * common/config_server.c): every key and its default, the syntax of
+ * Unit tests of the configuration loader (common/config.c, config_keys.c
+ * and config_server.c): every key and its default, the syntax of
  * durations, sizes, addresses and server lines, and the exact
  * "FILE:LINE: message" of every error.  Most files are written from strings
  * below into a temporary directory; tests/unit/conf/ holds the larger ones,
