@@ -212,8 +212,9 @@ exec_server(const struct managed *m, int out, pid_t parent)
 	int i, null;
 
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
+	    signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+		_exit(127);
 	if ((null = open("/dev/null", O_RDONLY)) == -1 ||
 	    dup2(null, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
 	    dup2(out, STDERR_FILENO) == -1)

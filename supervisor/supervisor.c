@@ -13,6 +13,7 @@
  * tells the old one to drain; old generations end when their last child
  * has exited, or are killed at their deadline.
  */
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -45,6 +46,8 @@
 #define MAX_CHILDREN	(MAX_GENERATIONS * (CONF_MAX_WORKERS + 1))
 #define MAX_RESTARTS	4096	/* restart times remembered */
 #define RESPAWN_RETRY_MS 1000	/* after a fork failed on restart */
+#define FD_SLACK	256	/* descriptors a worker needs beyond its
+				   connections */
 #define TERM_GRACE_MS	5000	/* SIGTERM to SIGKILL on a fast stop */
 /* On a stop, SIGKILL comes this long after the children's own grace. */
 #define KILL_GRACE_MS	1000
@@ -212,7 +215,7 @@ spawn(struct generation *g, enum role role, unsigned slot)
 }
 
 static void
-signal_generation(struct generation *g, int sig)
+signal_generation(const struct generation *g, int sig)
 {
 	unsigned i;
 
@@ -405,6 +408,7 @@ keep_fixed_settings(const struct conf *old, struct conf *new)
 	}
 }
 
+static int raise_nofile(const struct conf *, char *, size_t);
 static void reload_generation(struct generation *);
 
 static void
@@ -474,7 +478,8 @@ reload_generation(struct generation *old)
 		conf_free(conf);
 		return;
 	}
-	if (listeners_open(conf, err, sizeof(err)) == -1) {
+	if (raise_nofile(conf, err, sizeof(err)) == -1 ||
+	    listeners_open(conf, err, sizeof(err)) == -1) {
 		log_error("reload failed: %s; keeping generation %llu", err,
 		    old_number);
 		conf_free(conf);
@@ -516,6 +521,8 @@ restart_allowed(const struct conf *conf)
 
 	sup.restarts[sup.nrestarts++ % MAX_RESTARTS] = now;
 	n = sup.nrestarts < MAX_RESTARTS ? sup.nrestarts : MAX_RESTARTS;
+	/* n >= 1 after the increment; cppcheck loses the ++ and says 0. */
+	/* cppcheck-suppress knownConditionTrueFalse */
 	for (i = 0; i < n; i++)
 		if (now - sup.restarts[i] < conf->restart_period_ms)
 			recent++;
@@ -774,12 +781,13 @@ tell_launcher(const char *word)
 		log_warn("telling the launcher: %s", strerror(errno));
 	close(sup.ready_fd);
 	sup.ready_fd = -1;
-	if ((fd = open("/dev/null", O_RDWR)) == -1)
+	if ((fd = open("/dev/null", O_RDWR)) == -1) {
+		log_warn("open /dev/null: %s", strerror(errno));
 		return;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	if (!log_is_stderr())
-		dup2(fd, STDERR_FILENO);
+	}
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	    (!log_is_stderr() && dup2(fd, STDERR_FILENO) == -1))
+		log_warn("dup2 /dev/null: %s", strerror(errno));
 	if (fd > STDERR_FILENO)
 		close(fd);
 }
@@ -793,6 +801,43 @@ startup_failed(const char *what)
 	log_alert("%s", msg);
 	tell_launcher(msg);
 	return 1;
+}
+
+/*
+ * Raises RLIMIT_NOFILE to what a worker needs: a client and a server
+ * socket per connection, the idle server connections it keeps, and
+ * FD_SLACK for listeners, the loop, logs and admin connections.  Root may
+ * raise the hard limit too; it must happen here, before the children drop
+ * privileges and no longer can.  Returns 0, or -1 with why in err.
+ */
+static int
+raise_nofile(const struct conf *conf, char *err, size_t errlen)
+{
+	rlim_t need = 2 * (rlim_t)conf->max_connections + FD_SLACK;
+	struct rlimit rl;
+	unsigned i;
+
+	for (i = 0; i < conf->npools; i++)
+		need += (rlim_t)conf->pools[i].keepalive *
+		    conf->pools[i].nservers;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		snprintf(err, errlen, "getrlimit: %s", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = need;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		snprintf(err, errlen, "max_connections = %u needs %llu file "
+		    "descriptors per worker, more than RLIMIT_NOFILE allows "
+		    "(%s): raise the limit (ulimit -n, LimitNOFILE=) or lower "
+		    "max_connections", conf->max_connections,
+		    (unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -841,6 +886,11 @@ supervisor_main(struct conf *conf, bool foreground)
 		strlcpy(conf->error_log, "stderr", sizeof(conf->error_log));
 	if (log_open(conf->error_log, err, sizeof(err)) == -1) {
 		fprintf(stderr, "forklift: error_log %s\n", err);
+		return 1;
+	}
+	if (raise_nofile(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "forklift: %s\n", err);
+		conf_free(conf);
 		return 1;
 	}
 	if (open_pidfile(conf) == -1) {

@@ -147,8 +147,10 @@ html_footer(struct admin_buf *b, const struct admin_view *v)
 	struct tm tm;
 	int pid = 0;
 
-	if (gmtime_r(&now, &tm) != NULL)
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	/* strftime leaves `when` undefined on failure: show no time. */
+	if (gmtime_r(&now, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		when[0] = '\0';
 	if (v->slot < v->shm->hdr->nslots)
 		pid = (int)atomic_load(&v->shm->slots[v->slot].pid);
 	admin_buf_printf(b, "</main>\n<footer>Answered by worker %u (pid %d) "
@@ -176,7 +178,8 @@ html_check(struct admin_buf *b, const struct admin_view *v,
 		else
 			admin_buf_printf(b, "ok");
 		admin_buf_printf(b, h->last_error[0] != '\0' ?
-		    " after %.1f ms, " : " in %.1f ms, ", h->latency_us / 1000.0);
+		    " after %.1f ms, " : " in %.1f ms, ",
+		    h->latency_us / 1000.0);
 		put_age(b, age_ms(v, h->checked_ms));
 		admin_buf_printf(b, " ago");
 	}
@@ -263,8 +266,8 @@ html_pool(struct admin_buf *b, const struct admin_view *v,
 	admin_buf_printf(b, " <small>%s &middot; %u/%u up &middot; ",
 	    conf_algorithm_name(p->algorithm), up, p->nservers);
 	put_rate(b, v, 1 + p->id);
-	admin_buf_printf(b, "&nbsp;requests/s &middot; %" PRIu64 "&nbsp;requests",
-	    f.requests);
+	admin_buf_printf(b, "&nbsp;requests/s &middot; %" PRIu64
+	    "&nbsp;requests", f.requests);
 	for (k = 1; k < SHM_STATUS_CLASSES; k++)
 		admin_buf_printf(b, " &middot; %s %" PRIu64, admin_classes[k],
 		    f.responses[k]);

@@ -489,13 +489,14 @@ metrics_durations(struct admin_buf *b, const struct admin_view *v)
 			pool_label(b, DURATION "_bucket", p);
 			if (k < SHM_DURATION_BUCKETS - 1)
 				admin_buf_printf(b, ",le=\"%g\"} %" PRIu64
-				    "\n", shm_duration_bounds_us[k] / 1e6, sum);
+				    "\n", (double)shm_duration_bounds_us[k] /
+				    1e6, sum);
 			else
 				admin_buf_printf(b, ",le=\"+Inf\"} %" PRIu64
 				    "\n", sum);
 		}
 		pool_label(b, DURATION "_sum", p);
-		admin_buf_printf(b, "} %.6f\n", f.sum_us / 1e6);
+		admin_buf_printf(b, "} %.6f\n", (double)f.sum_us / 1e6);
 		pool_label(b, DURATION "_count", p);
 		admin_buf_printf(b, "} %" PRIu64 "\n", sum);
 	}

@@ -14,6 +14,7 @@
 
 #include <bsd/stdlib.h>
 
+#include "common/log.h"
 #include "worker/maglev.h"
 
 /* Odd constants with well spread bits (from the golden ratio and primes). */
@@ -164,7 +165,7 @@ int
 maglev_build(struct maglev *m, const struct conf_pool *pool)
 {
 	struct turn *turns;
-	uint32_t wmax = 0;
+	uint32_t wmax = 0, size;
 	unsigned i, n = pool->nservers;
 	size_t len;
 
@@ -172,24 +173,31 @@ maglev_build(struct maglev *m, const struct conf_pool *pool)
 	m->size = 0;
 	if (n == 0)
 		return 0;
-	m->size = table_size(n);
-	m->entry = reallocarray(NULL, m->size, sizeof(*m->entry));
+	/*
+	 * Kept in a local that the stores below cannot change: a prime of
+	 * at least MAGLEV_MIN_SIZE, so both moduli below are non-zero.
+	 */
+	size = table_size(n);
+	if (size < MAGLEV_MIN_SIZE)
+		fatalx("maglev_build: table size %u for %u servers", size, n);
+	m->size = size;
+	m->entry = reallocarray(NULL, size, sizeof(*m->entry));
 	turns = reallocarray(NULL, n, sizeof(*turns));
 	if (m->entry == NULL || turns == NULL) {
 		free(turns);
 		maglev_free(m);
 		return -1;
 	}
-	for (i = 0; i < m->size; i++)
+	for (i = 0; i < size; i++)
 		m->entry[i] = ENTRY_FREE;
 	for (i = 0; i < n; i++) {
 		const struct conf_server *s = &pool->servers[i];
 
 		len = strnlen(s->name, sizeof(s->name));
 		turns[i].next = (uint32_t)(maglev_hash(s->name, len,
-		    SEED_OFFSET) % m->size);
+		    SEED_OFFSET) % size);
 		turns[i].skip = (uint32_t)(maglev_hash(s->name, len,
-		    SEED_SKIP) % (m->size - 1)) + 1;
+		    SEED_SKIP) % (size - 1)) + 1;
 		turns[i].weight = weight_of(s);
 		turns[i].credit = 0;
 		if (turns[i].weight > wmax)

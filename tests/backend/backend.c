@@ -113,7 +113,7 @@ bk_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	(void)fputc('\n', stderr);	/* nowhere to report a failure */
 }
 
 void
@@ -125,7 +125,7 @@ bk_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	(void)fputc('\n', stderr);	/* nowhere to report a failure */
 	exit(1);
 }
 
@@ -214,7 +214,8 @@ options(int argc, char **argv, const char **addr, const char **port,
 			*portfile = optarg;
 			break;
 		case 'p':
-			strtonum(optarg, 0, 65535, &errstr);
+			/* Only checked: the port is passed on as text. */
+			(void)strtonum(optarg, 0, 65535, &errstr);
 			if (errstr != NULL)
 				bk_fatal("-p %s: %s", optarg, errstr);
 			*port = optarg;
@@ -281,6 +282,8 @@ listen_open(const char *addr, const char *port, char *name, size_t namelen)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((e = getaddrinfo(addr, port, &hints, &res)) != 0)
 		bk_fatal("%s: %s", addr, gai_strerror(e));
+	/* Zeroed: getsockname fills only the first sslen bytes. */
+	memset(&ss, 0, sizeof(ss));
 	errno = 0;
 	for (ai = res; ai != NULL && listen_fd == -1; ai = ai->ai_next)
 		listen_fd = listen_try(ai);
@@ -367,7 +370,7 @@ signals_read(void)
 				    "off");
 			break;
 		default:
-			stop_signal = si.ssi_signo;
+			stop_signal = (int)si.ssi_signo;
 			break;
 		}
 	}

@@ -36,7 +36,8 @@ enum {
 };
 
 static LIST_HEAD(conn_list, bk_conn) conns = LIST_HEAD_INITIALIZER(conns);
-static TAILQ_HEAD(ready_list, bk_conn) ready_q = TAILQ_HEAD_INITIALIZER(ready_q);
+static TAILQ_HEAD(ready_list, bk_conn) ready_q =
+    TAILQ_HEAD_INITIALIZER(ready_q);
 static size_t		 ready_len;
 /* Timer min-heap by deadline: one slot per connection at most. */
 static struct bk_conn	*heap[BK_MAX_CONNS];
@@ -54,9 +55,14 @@ heap_swap(size_t a, size_t b)
 	heap[b]->heap_idx = b;
 }
 
+/*
+ * i is a filled slot, below heap_len <= BK_MAX_CONNS (timer_set checks):
+ * cppcheck reads "i > 0" as a hint that i may be the array's size.
+ */
 static void
 heap_up(size_t i)
 {
+	/* cppcheck-suppress arrayIndexOutOfBoundsCond */
 	while (i > 0 && heap[(i - 1) / 2]->deadline > heap[i]->deadline) {
 		heap_swap(i, (i - 1) / 2);
 		i = (i - 1) / 2;
@@ -492,6 +498,11 @@ bk_conn_next_deadline(void)
 void
 bk_conn_close_all(void)
 {
-	while (!LIST_EMPTY(&conns))
-		conn_close(LIST_FIRST(&conns));
+	struct bk_conn	*c, *next;
+
+	/* next is read first: conn_close frees c and nothing else. */
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		conn_close(c);
+	}
 }

@@ -74,7 +74,7 @@ head_end(const char *buf, size_t len, size_t *scan)
 		if (i == 0 || buf[i - 1] != '\r')
 			return -1;
 		if (i - 1 == pos)
-			return i + 1;
+			return (ssize_t)(i + 1);
 		pos = i + 1;
 	}
 	*scan = pos;
@@ -406,7 +406,7 @@ bk_body_feed(struct bk_body *b, const char *p, size_t n)
 	if (b->kind == BODY_LENGTH) {
 		i = body_data(b, p, n);
 		b->done = (b->left == 0);
-		return i;
+		return (ssize_t)i;
 	}
 	while (i < n && !b->done) {
 		if (b->state == CH_DATA) {
@@ -423,5 +423,5 @@ bk_body_feed(struct bk_body *b, const char *p, size_t n)
 			return -1;
 		i++;
 	}
-	return i;
+	return (ssize_t)i;
 }

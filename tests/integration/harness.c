@@ -47,12 +47,10 @@
 /* Poll period of every wait. */
 #define HI_TICK_MS	10
 
-extern char **environ;
-
 struct hproc {
 	pid_t			 pid;
 	unsigned long long	 start;		/* /proc start time */
-	bool			 forked;	/* by the harness, not adopted */
+	bool			 forked;		/* not adopted */
 	bool			 reaped;
 	int			 status;
 };
@@ -108,13 +106,43 @@ hi_tick(void)
 		ck_abort_msg("poll: %s", strerror(errno));
 }
 
+/*
+ * Parses what follows the command name in /proc/PID/stat: " S PPID", 17
+ * fields not needed, then the start time (field 22).  0, or -1.
+ */
+static int
+stat_fields(const char *p, struct pstat *ps)
+{
+	char *end;
+	long ppid;
+	int i;
+
+	if (p[0] != ' ' || p[1] == '\0' || p[2] != ' ')
+		return -1;
+	ps->state = p[1];
+	errno = 0;
+	ppid = strtol(p + 3, &end, 10);
+	if (errno != 0 || end == p + 3 || ppid < 0 || ppid > INT_MAX)
+		return -1;
+	ps->ppid = (pid_t)ppid;
+	for (p = end, i = 5; i < 22; i++) {
+		p += strspn(p, " ");
+		p += strcspn(p, " ");
+	}
+	errno = 0;
+	ps->start = strtoull(p, &end, 10);
+	if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
+		return -1;
+	return 0;
+}
+
 /* Reads /proc/PID/stat: 0, or -1 if there is no such process. */
 static int
 proc_stat(pid_t pid, struct pstat *ps)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
-	int fd, ppid;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -127,12 +155,7 @@ proc_stat(pid_t pid, struct pstat *ps)
 	/* The command name may hold spaces and parentheses: skip past it. */
 	if ((p = strrchr(buf, ')')) == NULL)
 		return -1;
-	if (sscanf(p + 1, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
-	    " %*d %*d %*d %*d %*d %*d %llu", &ps->state, &ppid,
-	    &ps->start) != 3)
-		return -1;
-	ps->ppid = ppid;
-	return 0;
+	return stat_fields(p + 1, ps);
 }
 
 static bool
@@ -233,6 +256,7 @@ h_child(pid_t ppid, const char *title)
  * Stops pid so that it forks nothing more, kills its children, then kills
  * it.  Errors are ignored on purpose: any of them may have gone already.
  */
+/* NOLINTBEGIN(misc-no-recursion): depth stops at HI_TREE_DEPTH */
 static void
 kill_tree(pid_t pid, int depth)
 {
@@ -247,6 +271,7 @@ kill_tree(pid_t pid, int depth)
 	}
 	(void)kill(pid, SIGKILL);
 }
+/* NOLINTEND(misc-no-recursion) */
 
 static void
 guard_send(int kind, pid_t pid, unsigned long long start, const char *path)
@@ -431,8 +456,9 @@ proc_add(pid_t pid, bool forked)
 		return;
 	if (hs.nprocs == HI_MAX_PROCS) {
 		/* Make room by forgetting the oldest process already reaped. */
-		for (i = 0; i < hs.nprocs && !hs.procs[i].reaped; i++)
-			continue;
+		i = 0;
+		while (i < hs.nprocs && !hs.procs[i].reaped)
+			i++;
 		ck_assert_msg(i < hs.nprocs, "more than %d live processes",
 		    HI_MAX_PROCS);
 		memmove(&hs.procs[i], &hs.procs[i + 1],
@@ -557,10 +583,12 @@ adopt_strays(void)
 static void
 reap_zombies(void)
 {
+	pid_t pid;
 	int st;
 
-	while (waitpid(-1, &st, WNOHANG) > 0)
-		continue;
+	do
+		pid = waitpid(-1, &st, WNOHANG);
+	while (pid > 0);
 }
 
 int

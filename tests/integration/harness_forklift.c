@@ -44,8 +44,6 @@
 /* Open descriptors nftw may use while removing a temp dir. */
 #define RM_FDS		8
 
-extern char **environ;
-
 /* Reports that mean a sanitizer caught something. */
 static const char *const sanitizer_marks[] = {
 	"ERROR: AddressSanitizer",
@@ -75,8 +73,9 @@ env_make(const struct hforklift *hf, struct fenv *fe)
 	size_t i, j, n, k = 0, nlen;
 	bool ours;
 
-	for (n = 0; environ[n] != NULL; n++)
-		continue;
+	n = 0;
+	while (environ[n] != NULL)
+		n++;
 	if ((fe->envp = calloc(n + 3, sizeof(*fe->envp))) == NULL)
 		ck_abort_msg("calloc: %s", strerror(errno));
 	for (i = 0; i < 2; i++) {

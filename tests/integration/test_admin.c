@@ -286,9 +286,10 @@ START_TEST(test_admin_metrics_parse_and_show_state)
 	    "forklift_server_up{pool=\"web\",server=\"app1\"}"), 1);
 	ck_assert_double_eq(sample_value(text,
 	    "forklift_requests_total{pool=\"web\",server=\"app1\"}"),
-	    TRAFFIC / NBACKENDS);
+	    (double)TRAFFIC / NBACKENDS);
 	ck_assert_double_eq(sample_value(text, "forklift_responses_total{"
-	    "pool=\"web\",server=\"app1\",code=\"2xx\"}"), TRAFFIC / NBACKENDS);
+	    "pool=\"web\",server=\"app1\",code=\"2xx\"}"),
+	    (double)TRAFFIC / NBACKENDS);
 	ck_assert_double_eq(sample_value(text,
 	    "forklift_pool_requests_total{pool=\"web\"}"), TRAFFIC);
 	ck_assert_double_eq(sample_value(text,

@@ -198,7 +198,7 @@ read_file(const char *path, char *buf, size_t max)
 	while (len < max - 1 && (n = (ssize_t)fread(buf + len, 1,
 	    max - 1 - len, fp)) > 0)
 		len += (size_t)n;
-	fclose(fp);
+	(void)fclose(fp);	/* read only: nothing is lost */
 	buf[len] = '\0';
 	return (ssize_t)len;
 }
@@ -290,6 +290,24 @@ find(const char *p, const char *end, const char *needle)
 	return memmem(p, (size_t)(end - p), needle, strlen(needle));
 }
 
+/* How a /stats document starts. */
+#define GEN_KEY		"{\"generation\": "
+
+/* The number right after key, searched for in [p, end).  False if none. */
+static bool
+num_at(const char *p, const char *end, const char *key, long *v)
+{
+	const char *q;
+	char *e;
+
+	if ((q = find(p, end, key)) == NULL)
+		return false;
+	q += strlen(key);
+	errno = 0;
+	*v = strtol(q, &e, 10);
+	return errno == 0 && e != q;
+}
+
 /* Reads server `name` out of a /stats document.  False if absent. */
 static bool
 stats_parse(const char *doc, const char *name, struct mstat *m)
@@ -305,19 +323,20 @@ stats_parse(const char *doc, const char *name, struct mstat *m)
 		end = p + strlen(p);
 	if ((q = find(p, end, "\"state\": \"")) == NULL ||
 	    sscanf(q, "\"state\": \"%15[a-z]", m->state) != 1 ||
-	    (q = find(p, end, "\"active_connections\": ")) == NULL ||
-	    sscanf(q, "\"active_connections\": %ld", &m->active) != 1 ||
-	    (q = find(p, end, "\"requests\": ")) == NULL ||
-	    sscanf(q, "\"requests\": %ld", &m->requests) != 1 ||
+	    !num_at(p, end, "\"active_connections\": ", &m->active) ||
+	    !num_at(p, end, "\"requests\": ", &m->requests) ||
 	    (q = find(p, end, "\"managed\": {")) == NULL ||
-	    sscanf(q, "\"managed\": {\"pid\": %ld, \"restarts\": %ld, "
-	    "\"given_up\": %7[a-z]", &m->pid, &m->restarts, gu) != 3 ||
+	    !num_at(q, end, "\"managed\": {\"pid\": ", &m->pid) ||
+	    !num_at(q, end, ", \"restarts\": ", &m->restarts) ||
+	    (q = find(q, end, ", \"given_up\": ")) == NULL ||
+	    sscanf(q, ", \"given_up\": %7[a-z]", gu) != 1 ||
 	    (q = find(q, end, "\"last_exit\": ")) == NULL)
 		ck_abort_msg("/stats: server %s without its fields", name);
 	m->given_up = strcmp(gu, "true") == 0;
 	q += strlen("\"last_exit\": ");
+	/* No match ("") leaves last_exit as memset left it: empty. */
 	if (*q == '"')
-		sscanf(q + 1, "%63[^\"]", m->last_exit);
+		(void)sscanf(q + 1, "%63[^\"]", m->last_exit);
 	return true;
 }
 
@@ -334,8 +353,9 @@ stats_try(struct mtest *t, const char *name, struct mstat *m, long *gen)
 	h_get(t->f.admin_port, "/stats", NULL, &r);
 	if (r.status == 200) {
 		if (gen != NULL)
-			ck_assert(sscanf(r.body, "{\"generation\": %ld",
-			    gen) == 1);
+			ck_assert(strncmp(r.body, GEN_KEY,
+			    strlen(GEN_KEY)) == 0 && num_at(r.body,
+			    r.body + strlen(GEN_KEY), GEN_KEY, gen));
 		found = stats_parse(r.body, name, m);
 	}
 	h_response_free(&r);
@@ -450,6 +470,37 @@ wait_gone(pid_t pid, const char *what)
 	    "%s (pid %ld) still alive after %d ms", what, (long)pid, GONE_MS);
 }
 
+/* The n digits at p as a number, or -1 if any of them is not a digit. */
+static int
+digits(const char *p, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v;
+}
+
+/* A log line's "YYYY-MM-DDTHH:MM:SS.mmmZ" stamp: true and its time. */
+static bool
+log_stamp(const char *line, int *h, int *m, int *s, int *frac)
+{
+	if (strnlen(line, 24) < 24 || digits(line, 4) == -1 ||
+	    line[4] != '-' || digits(line + 5, 2) == -1 || line[7] != '-' ||
+	    digits(line + 8, 2) == -1 || line[10] != 'T' ||
+	    line[13] != ':' || line[16] != ':' || line[19] != '.' ||
+	    line[23] != 'Z')
+		return false;
+	*h = digits(line + 11, 2);
+	*m = digits(line + 14, 2);
+	*s = digits(line + 17, 2);
+	*frac = digits(line + 20, 3);
+	return *h != -1 && *m != -1 && *s != -1 && *frac != -1;
+}
+
 /* Milliseconds of the day of the log lines that contain `needle`. */
 static int
 log_times(const char *path, const char *needle, long *ms, int max)
@@ -461,13 +512,12 @@ log_times(const char *path, const char *needle, long *ms, int max)
 	ck_assert_msg((fp = fopen(path, "re")) != NULL, "%s: %s", path,
 	    strerror(errno));
 	while (n < max && fgets(line, sizeof(line), fp) != NULL) {
-		if (strstr(line, needle) == NULL ||
-		    sscanf(line, "%*4d-%*2d-%*2dT%2d:%2d:%2d.%3dZ", &h, &m,
-		    &s, &frac) != 4)
+		if (strstr(line, needle) == NULL || !log_stamp(line, &h, &m, &s,
+		    &frac))
 			continue;
 		ms[n++] = ((h * 60L + m) * 60 + s) * 1000 + frac;
 	}
-	fclose(fp);
+	(void)fclose(fp);	/* read only: nothing is lost */
 	return n;
 }
 
@@ -611,6 +661,7 @@ kids_all(void *arg)
 }
 
 /* The supervisor's own children (workers and checker), sorted by pid. */
+/* NOLINTBEGIN(readability-non-const-parameter): kids_all fills pids */
 static void
 kids_wait(struct mtest *t, pid_t *pids)
 {
@@ -620,6 +671,7 @@ kids_wait(struct mtest *t, pid_t *pids)
 	    "not %d workers and a checker after %d ms", (long)t->f.pid,
 	    KIDS - 1, UP_MS);
 }
+/* NOLINTEND(readability-non-const-parameter) */
 
 static void
 mt_stop(struct mtest *t, const char *after)
@@ -1052,6 +1104,21 @@ assert_std_fds(pid_t pid, char *pipe, size_t len)
 	    n);
 }
 
+/* The next decimal id at *p, which moves past it.  Aborts on none. */
+static unsigned
+id_next(const char **p)
+{
+	unsigned long v;
+	char *e;
+
+	errno = 0;
+	v = strtoul(*p, &e, 10);
+	ck_assert_msg(errno == 0 && e != *p && v <= UINT_MAX,
+	    "/proc status: not an id at \"%.16s\"", *p);
+	*p = e;
+	return (unsigned)v;
+}
+
 /* uid and gid lines of /proc/PID/status: all four ids are `id`. */
 static void
 assert_ids(pid_t pid, const char *key, unsigned id)
@@ -1064,8 +1131,11 @@ assert_ids(pid_t pid, const char *key, unsigned id)
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	ck_assert(read_file(path, buf, sizeof(buf)) > 0);
 	ck_assert((p = strstr(buf, key)) != NULL);
-	ck_assert(sscanf(p + strlen(key), "%u %u %u %u", &a, &b, &c, &d) ==
-	    4);
+	p += strlen(key);
+	a = id_next(&p);
+	b = id_next(&p);
+	c = id_next(&p);
+	d = id_next(&p);
 	ck_assert_msg(a == id && b == id && c == id && d == id,
 	    "%s%u %u %u %u, want %u", key, a, b, c, d, id);
 }
@@ -1077,7 +1147,7 @@ START_TEST(test_output_env_cwd_user)
 	bool as_root = geteuid() == 0 && pw != NULL;
 	struct mtest t;
 	char text[PATH_MAX + 1100], cwd[PATH_MAX], dir[PATH_MAX], pipe[64];
-	pid_t out, usr = 0;
+	pid_t out, usr;
 	int i;
 
 	mt_init(&t);

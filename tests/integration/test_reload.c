@@ -66,7 +66,7 @@
 struct cfg {
 	int		 workers;		/* 2 */
 	const char	*algorithm;		/* round_robin */
-	const char	*servers;		/* "app1 app2=3": name[=weight] */
+	const char	*servers;		/* "app1 app2=3" */
 	const char	*shutdown;		/* 10s */
 	int		 max_draining;		/* 2 */
 	int		 intensity;		/* 100 */
@@ -108,7 +108,7 @@ struct load {
 	atomic_bool	 stop;
 	atomic_long	 requests;
 	atomic_long	 failures;
-	atomic_long	 retries;	/* libcurl resent on a dead connection */
+	atomic_long	 retries;	/* resent by libcurl */
 	pthread_mutex_t	 lock;
 	char		 first_error[256];
 	int		 index[LOAD_CLIENTS];
@@ -155,6 +155,41 @@ backends_stop(int n)
 		h_backend_stop(&backends[i]);
 }
 
+/*
+ * If *p starts with lit followed by a number in base `base`, stores the
+ * number, moves *p past it and returns true; otherwise false.
+ */
+static bool
+num_after(const char **p, const char *lit, int base, long *v)
+{
+	size_t n = strlen(lit);
+	char *e;
+
+	if (strncmp(*p, lit, n) != 0)
+		return false;
+	errno = 0;
+	*v = strtol(*p + n, &e, base);
+	if (errno != 0 || e == *p + n)
+		return false;
+	*p = e;
+	return true;
+}
+
+/* One "appN" or "appN=W" word of a server list: N, and W or 1. */
+static bool
+list_word(const char *p, int *app, int *weight)
+{
+	long a, w = 1;
+
+	if (!num_after(&p, "app", 10, &a) || a < 0 || a > INT_MAX ||
+	    (*p == '=' && !num_after(&p, "=", 10, &w)) || w < 0 ||
+	    w > INT_MAX)
+		return false;
+	*app = (int)a;
+	*weight = (int)w;
+	return true;
+}
+
 /* Marks in `in` the backends a "app1 app2=3" list names; appends their
    "server =" lines to buf if buf is not NULL. */
 static void
@@ -167,7 +202,7 @@ server_list(const char *list, bool in[NBACKENDS], char *buf, size_t len)
 	memset(in, 0, NBACKENDS * sizeof(*in));
 	while (*p != '\0') {
 		weight = 1;
-		ck_assert_msg(sscanf(p, "app%d=%d", &app, &weight) >= 1 &&
+		ck_assert_msg(list_word(p, &app, &weight) &&
 		    app >= 1 && app <= NBACKENDS, "bad server list %s", list);
 		in[app - 1] = true;
 		p += strcspn(p, " ");
@@ -230,9 +265,8 @@ static bool
 stats_read(int admin_port, struct stats *s, char **body)
 {
 	struct hresponse r;
-	const char *p, *end;
-	int slot, pid;
-	long active;
+	const char *p, *end, *q;
+	long slot, pid, restarts, active;
 	bool ok = false;
 
 	memset(s, 0, sizeof(*s));
@@ -253,10 +287,13 @@ stats_read(int admin_port, struct stats *s, char **body)
 		goto out;
 	while ((p = strstr(p, "{\"slot\": ")) != NULL && p < end &&
 	    s->nworkers < H_MAX_WORKERS) {
-		if (sscanf(p, "{\"slot\": %d, \"pid\": %d, \"restarts\": %*d, "
-		    "\"active_connections\": %ld", &slot, &pid, &active) != 3)
+		q = p;
+		if (!num_after(&q, "{\"slot\": ", 10, &slot) ||
+		    !num_after(&q, ", \"pid\": ", 10, &pid) ||
+		    !num_after(&q, ", \"restarts\": ", 10, &restarts) ||
+		    !num_after(&q, ", \"active_connections\": ", 10, &active))
 			goto out;
-		s->workers[s->nworkers++] = pid;
+		s->workers[s->nworkers++] = (pid_t)pid;
 		s->active += active;
 		p++;
 	}
@@ -603,13 +640,16 @@ static void
 sample(int port, int n, int counts[NBACKENDS])
 {
 	struct hresponse r;
-	int i, app;
+	const char *q;
+	long app;
+	int i;
 
 	memset(counts, 0, NBACKENDS * sizeof(*counts));
 	for (i = 0; i < n; i++) {
 		h_get(port, "/home", NULL, &r);
-		ck_assert_msg(r.status == 200 && sscanf(r.body,
-		    "Hello from server: app%d", &app) == 1 && app >= 1 &&
+		q = r.body;
+		ck_assert_msg(r.status == 200 && num_after(&q,
+		    "Hello from server: app", 10, &app) && app >= 1 &&
 		    app <= NBACKENDS, "GET /home: status %ld, curl %d, "
 		    "\"%s\"", r.status, r.curl_error, r.body);
 		counts[app - 1]++;
@@ -632,7 +672,7 @@ stats_show(struct hforklift *f, const char *algorithm, const char *list)
 	ck_assert_msg(strstr(body, want) != NULL, "/stats lacks %s", want);
 	for (p = list; *p != '\0'; p += strspn(p, " ")) {
 		weight = 1;
-		ck_assert(sscanf(p, "app%d=%d", &app, &weight) >= 1);
+		ck_assert(list_word(p, &app, &weight));
 		p += strcspn(p, " ");
 		snprintf(want, sizeof(want), "\"name\": \"app%d\"", app);
 		ck_assert_msg((at = strstr(body, want)) != NULL,
@@ -840,6 +880,18 @@ ka_read(int fd, char *buf, size_t len, size_t *got, int ms)
 	}
 }
 
+/* The status of a response that starts "HTTP/1.1 NNN", or -1. */
+static int
+status_of(const char *buf)
+{
+	const char *p = buf;
+	long st;
+
+	if (!num_after(&p, "HTTP/1.1 ", 10, &st) || st < 100 || st > 999)
+		return -1;
+	return (int)st;
+}
+
 /* GET /home on a kept-alive connection: the status (-1 on failure) and
    the response in buf. */
 static int
@@ -857,7 +909,7 @@ ka_get(int fd, char *buf, size_t len)
 			continue;
 		if ((size_t)(eoh + 4 - buf) + strtoul(cl + 18, NULL, 10) <=
 		    got)
-			return atoi(buf + 9);
+			return status_of(buf);
 	}
 	return -1;
 }
@@ -960,6 +1012,57 @@ struct listener_wait {
 	int		 port;
 };
 
+/* Field i (from 0) of a line of blank-separated fields, or NULL. */
+static const char *
+field(const char *line, int i)
+{
+	const char *p = line + strspn(line, " ");
+
+	for (; i > 0 && *p != '\0'; i--) {
+		p += strcspn(p, " ");
+		p += strspn(p, " ");
+	}
+	return *p != '\0' ? p : NULL;
+}
+
+/*
+ * A line of /proc/net/tcp: "sl local rem st ... uid timeout inode".  The
+ * local port and the state are hex, the inode decimal.  False if not one.
+ */
+static bool
+tcp_line(const char *line, unsigned long *lport, unsigned long *st,
+    unsigned long *ino)
+{
+	const char *p;
+	char *e;
+
+	if ((p = field(line, 1)) == NULL || (p = strchr(p, ':')) == NULL)
+		return false;
+	errno = 0;
+	*lport = strtoul(p + 1, &e, 16);
+	if (errno != 0 || e == p + 1 || (p = field(line, 3)) == NULL)
+		return false;
+	*st = strtoul(p, &e, 16);
+	if (errno != 0 || e == p || (p = field(line, 9)) == NULL)
+		return false;
+	*ino = strtoul(p, &e, 10);
+	return errno == 0 && e != p;
+}
+
+/* The inode of a "socket:[INODE]" fd link: true, or false if not one. */
+static bool
+socket_inode(const char *link, unsigned long *ino)
+{
+	static const char lit[] = "socket:[";
+	char *e;
+
+	if (strncmp(link, lit, sizeof(lit) - 1) != 0)
+		return false;
+	errno = 0;
+	*ino = strtoul(link + sizeof(lit) - 1, &e, 10);
+	return errno == 0 && e != link + sizeof(lit) - 1 && *e == ']';
+}
+
 /* Whether w->pid no longer holds a socket listening on 127.0.0.1:port:
    the inodes of such sockets from /proc/net/tcp against its fds. */
 static bool
@@ -967,7 +1070,7 @@ listener_closed(void *arg)
 {
 	const struct listener_wait *w = arg;
 	unsigned long inodes[2 * H_MAX_WORKERS], ino;
-	unsigned lport, st;
+	unsigned long lport, st;
 	char line[512], path[320], link[64];
 	struct dirent *de;
 	bool held = false;
@@ -978,9 +1081,8 @@ listener_closed(void *arg)
 
 	ck_assert((fp = fopen("/proc/net/tcp", "r")) != NULL);
 	while (fgets(line, sizeof(line), fp) != NULL && n < 2 * H_MAX_WORKERS)
-		if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x "
-		    "%*u %*u %lu", &lport, &st, &ino) == 3 &&
-		    lport == (unsigned)w->port && st == 0x0A)
+		if (tcp_line(line, &lport, &st, &ino) &&
+		    lport == (unsigned long)w->port && st == 0x0A)
 			inodes[n++] = ino;
 	(void)fclose(fp);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)w->pid);
@@ -993,8 +1095,7 @@ listener_closed(void *arg)
 			continue;
 		link[len] = '\0';
 		for (i = 0; i < n; i++)
-			if (sscanf(link, "socket:[%lu]", &ino) == 1 &&
-			    ino == inodes[i])
+			if (socket_inode(link, &ino) && ino == inodes[i])
 				held = true;
 	}
 	(void)closedir(d);

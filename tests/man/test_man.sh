@@ -109,13 +109,13 @@ fi
 # 7: every key of config.c's table has an entry ".It Ic KEY =" and every
 # such entry is a key.
 sed -n 's/^[[:space:]]*K_[A-Z]*(SEC_[A-Z]*, "\([a-z_]*\)".*/\1/p' \
-    common/config.c | words >"$tmp/code"
+    common/config_keys.c | words >"$tmp/code"
 sed -n 's/^\.It Ic \([a-z_]*\) =.*/\1/p' "$page5" | words >"$tmp/page"
 if [ -s "$tmp/code" ] && same_words "$tmp/code" "$tmp/page" >"$tmp/why"
 then
-	pass "forklift.ini(5) documents exactly the keys of config.c"
+	pass "forklift.ini(5) documents exactly the keys of config_keys.c"
 else
-	fail "forklift.ini(5) documents exactly the keys of config.c"
+	fail "forklift.ini(5) documents exactly the keys of config_keys.c"
 fi
 
 # 8: the server line options of config_server.c.
@@ -130,9 +130,9 @@ else
 	fail "forklift.ini(5) documents exactly the server line options"
 fi
 
-# 9: the algorithms of config.c.
+# 9: the algorithms of config_keys.c.
 sed -n 's/^[[:space:]]*\[ALG_[A-Z_]*\] = "\([a-z_]*\)",.*/\1/p' \
-    common/config.c | words >"$tmp/code"
+    common/config_keys.c | words >"$tmp/code"
 sed -n 's/^\.It Cm \([a-z_]*\)$/\1/p' "$page5" |
     grep -x -F -f "$tmp/code" | words >"$tmp/page"
 # Every algorithm must be an item; the reverse is checked by -t below.
@@ -143,11 +143,11 @@ else
 	fail "forklift.ini(5) describes every algorithm"
 fi
 
-# 10: the defaults in the table at the top of config.c are the page's.
+# 10: the defaults in the table at the top of config_keys.c are the page's.
 # Table lines read " *<TAB>KEY = VALUE<TAB>..."; keys without a default
 # (user, listen's bind, pool, server) are left out.
 sed -n 's/^ \*	\([a-z_]*\) = \([^	 ]\{1,\}\)[	 ]*.*/\1 \2/p' \
-    common/config.c | grep -v '^server ' | sort -u >"$tmp/code"
+    common/config_keys.c | grep -v '^server ' | sort -u >"$tmp/code"
 awk '
     /^\.Bl/ { depth++ }
     /^\.El/ { if (--depth < kdepth) key = "" }
@@ -172,18 +172,18 @@ awk '
 : >"$tmp/why"
 while read -r key value; do
 	if ! grep -q "^$key " "$tmp/page"; then
-		echo "$key: no Default: in the page (config.c: $value)" \
+		echo "$key: no Default: in the page (config_keys.c: $value)" \
 		    >>"$tmp/why"
 	elif ! grep -qxF "$key $value" "$tmp/page"; then
 		echo "$key: page says $(grep "^$key " "$tmp/page" |
-		    cut -d' ' -f2 | tr '\n' ' ')but config.c says $value" \
+		    cut -d' ' -f2 | tr '\n' ' ')but config_keys.c says $value" \
 		    >>"$tmp/why"
 	fi
 done <"$tmp/code"
 if [ -s "$tmp/code" ] && [ ! -s "$tmp/why" ]; then
-	pass "forklift.ini(5) defaults match config.c"
+	pass "forklift.ini(5) defaults match config_keys.c"
 else
-	fail "forklift.ini(5) defaults match config.c"
+	fail "forklift.ini(5) defaults match config_keys.c"
 fi
 
 # 11: the configuration examples of forklift.ini(5), put together in the
@@ -206,7 +206,7 @@ fi
 # 12: every algorithm appears in an example.
 : >"$tmp/why"
 sed -n 's/^[[:space:]]*\[ALG_[A-Z_]*\] = "\([a-z_]*\)",.*/\1/p' \
-    common/config.c | while read -r alg; do
+    common/config_keys.c | while read -r alg; do
 	grep -qx "algorithm = $alg" "$tmp/examples.ini" ||
 	    echo "no example of $alg" >>"$tmp/why"
 done

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/string.h>
+
 #define UNUSED	__attribute__((unused))
 
 /*
@@ -181,6 +183,7 @@ j_number(const char *p)
 }
 
 /* Members or elements of a container opened at p, up to `close`. */
+/* NOLINTBEGIN(misc-no-recursion): j_value caps depth at JSON_DEPTH_MAX */
 UNUSED static const char *
 j_container(const char *p, char close, int depth)
 {
@@ -228,6 +231,7 @@ j_value(const char *p, int depth)
 		return j_number(p);
 	}
 }
+/* NOLINTEND(misc-no-recursion) */
 
 UNUSED static bool
 json_valid(const char *doc)
@@ -377,13 +381,14 @@ check_exposition(const char *text)
 		memcpy(line, p, n);
 		line[n] = '\0';
 		if (regexec(&re_help, line, 0, NULL, 0) == 0) {
-			sscanf(line, "# HELP %255s", family);
+			ck_assert_int_eq(sscanf(line, "# HELP %255s", family),
+			    1);
 			snprintf(name, sizeof(name), " %s ", family);
 			ck_assert_msg(strstr(seen, name) == NULL,
 			    "family declared twice: %s", family);
 			ck_assert_uint_lt(strlen(seen) + strlen(name),
 			    sizeof(seen));
-			strcat(seen, name + 1);
+			strlcat(seen, name + 1, sizeof(seen));
 			type[0] = '\0';
 			continue;
 		}

@@ -381,8 +381,10 @@ START_TEST(stats_escapes_names_and_errors)
 	char *doc, str[256];
 
 	fixture_make(1, 1, 1);
-	strcpy(fx.conf->pools[0].name, "we\"b");
-	strcpy(fx.conf->servers[0].name, name);
+	strlcpy(fx.conf->pools[0].name, "we\"b",
+	    sizeof(fx.conf->pools[0].name));
+	strlcpy(fx.conf->servers[0].name, name,
+	    sizeof(fx.conf->servers[0].name));
 	set_health(0, SERVER_DOWN, "bad \xff byte\n\"quoted\"");
 	v = view(NULL);
 	doc = render(admin_render_stats, &v, NULL);
@@ -469,7 +471,7 @@ START_TEST(the_duration_histogram_is_cumulative)
 			snprintf(series, sizeof(series),
 			    "forklift_request_duration_seconds_bucket{"
 			    "pool=\"web\",le=\"%g\"}",
-			    shm_duration_bounds_us[k] / 1e6);
+			    (double)shm_duration_bounds_us[k] / 1e6);
 		else
 			snprintf(series, sizeof(series),
 			    "forklift_request_duration_seconds_bucket{"

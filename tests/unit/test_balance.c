@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bsd/stdlib.h>
+
 #include "common/config.h"
 #include "common/shm.h"
 #include "worker/balance.h"
@@ -250,7 +252,7 @@ START_TEST(round_robin_global_across_workers)
 {
 	struct conf *c = make_conf(ALG_ROUND_ROBIN, 3, NULL, NULL);
 	struct shm *s = shm_for(c);
-	uint64_t totals[3];
+	uint64_t totals[3] = { 0 };
 	unsigned i;
 
 	run_workers(c, s, 3, 100, totals);
@@ -375,7 +377,7 @@ START_TEST(weighted_global_across_workers)
 	static const unsigned w[] = { 5, 1, 1 };
 	struct conf *c = make_conf(ALG_WEIGHTED_ROUND_ROBIN, 3, w, NULL);
 	struct shm *s = shm_for(c);
-	uint64_t totals[3];
+	uint64_t totals[3] = { 0 };
 
 	run_workers(c, s, 3, 70, totals);
 	ck_assert_uint_eq(totals[0], 150);
@@ -681,7 +683,9 @@ END_TEST
 static void
 map_keys(const struct conf *c, const struct shm *s, uint8_t *home)
 {
+	const char *errstr;
 	char key[32];
+	long long n;
 	unsigned k;
 	int id;
 
@@ -690,7 +694,10 @@ map_keys(const struct conf *c, const struct shm *s, uint8_t *home)
 		id = choose_key(c, s, key);
 		ck_assert_int_ge(id, 0);
 		/* Names are "sN": keep N, so maps of two pools compare. */
-		home[k] = (uint8_t)atoi(c->servers[id].name + 1);
+		n = strtonum(c->servers[id].name + 1, 0, UINT8_MAX, &errstr);
+		ck_assert_msg(errstr == NULL, "server name %s",
+		    c->servers[id].name);
+		home[k] = (uint8_t)n;
 	}
 }
 

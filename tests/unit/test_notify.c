@@ -50,8 +50,9 @@ START_TEST(sends_to_a_path)
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/forklift-notify-%ld", (long)getpid());
-	unlink(path);
+	snprintf(path, sizeof(path), "/tmp/forklift-notify-%ld",
+	    (long)getpid());
+	(void)unlink(path);	/* a stale one from an earlier run, if any */
 	fd = listen_at(path);
 	setenv("NOTIFY_SOCKET", path, 1);
 	ck_assert_int_eq(notify_send("READY=1"), 0);
@@ -59,7 +60,7 @@ START_TEST(sends_to_a_path)
 	ck_assert_int_eq(notify_send("STOPPING=1"), 0);
 	expect(fd, "STOPPING=1");
 	close(fd);
-	unlink(path);
+	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 
