@@ -21,11 +21,11 @@ struct ev_loop {
 	int			 epfd;
 	bool			 stopped;
 	uint64_t		 now;
-	struct ev_timer		**heap;		/* [max_timers] */
+	struct ev_timer		**heap;	/* [max_timers + 1] */
 	uint32_t		 nheap;
 	uint32_t		 max_timers;
 	struct epoll_event	 batch[EV_BATCH];
-	int			 nbatch;	/* events in the current batch */
+	int			 nbatch;	/* events in this batch */
 	int			 cursor;	/* next one to dispatch */
 };
 
@@ -45,8 +45,9 @@ ev_create(uint32_t max_timers)
 
 	if ((loop = calloc(1, sizeof(*loop))) == NULL)
 		return NULL;
-	if ((loop->heap = calloc(max_timers + 1, sizeof(*loop->heap))) ==
-	    NULL) {
+	/* An array of pointers: one per timer, and slot 0 unused. */
+	if ((loop->heap = calloc(max_timers + 1,
+	    sizeof(struct ev_timer *))) == NULL) {
 		free(loop);
 		return NULL;
 	}
@@ -98,7 +99,7 @@ ev_io_init(struct ev_io *io, int fd, ev_io_fn *fn)
 
 /* Blanks the pending events of `io` so this turn does not dispatch them. */
 static void
-forget_pending(struct ev_loop *loop, struct ev_io *io)
+forget_pending(struct ev_loop *loop, const struct ev_io *io)
 {
 	int i;
 
@@ -141,9 +142,17 @@ ev_io_stop(struct ev_loop *loop, struct ev_io *io)
 }
 
 void
+ev_io_forget(struct ev_loop *loop, struct ev_io *io)
+{
+	io->events = 0;
+	forget_pending(loop, io);
+}
+
+void
 ev_timer_init(struct ev_timer *t, ev_timer_fn *fn)
 {
 	t->when = 0;
+	t->deadline = 0;
 	t->index = 0;
 	t->fn = fn;
 }
@@ -186,8 +195,9 @@ heap_down(struct ev_loop *loop, uint32_t i)
 	heap_place(loop, t, i);
 }
 
-void
-ev_timer_stop(struct ev_loop *loop, struct ev_timer *t)
+/* Takes t out of the heap, leaving its deadline as it is. */
+static void
+heap_remove(struct ev_loop *loop, struct ev_timer *t)
 {
 	uint32_t i = t->index;
 	struct ev_timer *last;
@@ -203,6 +213,13 @@ ev_timer_stop(struct ev_loop *loop, struct ev_timer *t)
 		heap_up(loop, i);
 	else
 		heap_down(loop, i);
+}
+
+void
+ev_timer_stop(struct ev_loop *loop, struct ev_timer *t)
+{
+	heap_remove(loop, t);
+	t->deadline = 0;
 }
 
 int
@@ -225,6 +242,35 @@ ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t after_ms)
 	loop->heap[++loop->nheap] = t;
 	heap_up(loop, loop->nheap);
 	return 0;
+}
+
+int
+ev_deadline_set(struct ev_loop *loop, struct ev_timer *t, uint64_t ms)
+{
+	if (ms == 0) {
+		t->deadline = 0;
+		return 0;
+	}
+	t->deadline = loop->now + ms;
+	if (t->index != 0 && t->when <= t->deadline)
+		return 0;	/* it fires in time; due() does the rest */
+	return ev_timer_start(loop, t, ms);
+}
+
+bool
+ev_deadline_due(struct ev_loop *loop, struct ev_timer *t)
+{
+	if (t->deadline == 0)
+		return false;
+	if (loop->now < t->deadline) {
+		/* The timer just fired and left its room in the heap, so
+		   this cannot fail; were it to, an early timeout beats a
+		   lost one. */
+		if (ev_timer_start(loop, t, t->deadline - loop->now) == 0)
+			return false;
+	}
+	t->deadline = 0;
+	return true;
 }
 
 /* Milliseconds epoll may sleep: until the earliest timer, or forever. */
@@ -251,7 +297,7 @@ run_timers(struct ev_loop *loop)
 	while (loop->nheap > 0 && loop->heap[1]->when <= loop->now &&
 	    !loop->stopped) {
 		t = loop->heap[1];
-		ev_timer_stop(loop, t);
+		heap_remove(loop, t);	/* its deadline is due()'s */
 		t->fn(loop, t);
 	}
 }

@@ -5,7 +5,9 @@
  * An event source embeds a struct ev_io; epoll hands back a pointer to it,
  * so dispatch costs no lookup.  A timer embeds a struct ev_timer; timers live
  * in a binary min-heap bounded at ev_create() time, so starting, stopping
- * and firing cost O(log n) and nothing scans all connections.
+ * and firing cost O(log n) and nothing scans all connections.  A timeout
+ * that moves with every read or write is best kept as a lazy deadline
+ * (ev_deadline_set), which moves without touching the heap.
  */
 #ifndef FORKLIFT_EVENT_H
 #define FORKLIFT_EVENT_H
@@ -30,6 +32,7 @@ struct ev_io {
 
 struct ev_timer {
 	uint64_t	 when;		/* monotonic ms */
+	uint64_t	 deadline;	/* ev_deadline_set(); 0 = none */
 	uint32_t	 index;		/* heap position + 1; 0 = stopped */
 	ev_timer_fn	*fn;
 };
@@ -62,6 +65,14 @@ int		 ev_io_set(struct ev_loop *, struct ev_io *, uint32_t events);
 void		 ev_io_init(struct ev_io *, int fd, ev_io_fn *);
 /* Same as ev_io_set(loop, io, 0). */
 void		 ev_io_stop(struct ev_loop *, struct ev_io *);
+/*
+ * For an fd about to be closed: marks io unregistered and drops its events
+ * pending in this turn, without the epoll_ctl removal ev_io_stop() makes,
+ * since close(2) takes the fd out of epoll by itself -- provided no other
+ * descriptor (dup(2), fork(2)) refers to the same open file, or epoll keeps
+ * reporting it.  The caller closes the fd before the loop turns again.
+ */
+void		 ev_io_forget(struct ev_loop *, struct ev_io *);
 
 void		 ev_timer_init(struct ev_timer *, ev_timer_fn *);
 /*
@@ -70,12 +81,36 @@ void		 ev_timer_init(struct ev_timer *, ev_timer_fn *);
  */
 int		 ev_timer_start(struct ev_loop *, struct ev_timer *,
 		    uint64_t after_ms);
+/* Takes `t` out of the heap and clears its deadline (if any). */
 void		 ev_timer_stop(struct ev_loop *, struct ev_timer *);
+
+/*
+ * Lazy deadlines, for a timeout that moves with every read or write of a
+ * connection: moving it costs no heap operation in the common case.
+ * ev_deadline_set() sets t's deadline `ms` from ev_now() (0 clears it) and
+ * arms t only if t would not fire by then; t may thus fire before its
+ * deadline, or after the deadline was cleared.  So t's callback first asks
+ * ev_deadline_due(): true when the deadline has passed (it is then
+ * cleared); false when it re-armed t for the time left, or when there is
+ * no deadline (t then stays stopped).  ev_deadline_set() returns -1 only
+ * when the heap is full, as ev_timer_start() does.  A timer is driven
+ * either by ev_timer_start() or by deadlines, not both.
+ */
+int		 ev_deadline_set(struct ev_loop *, struct ev_timer *,
+		    uint64_t ms);
+bool		 ev_deadline_due(struct ev_loop *, struct ev_timer *);
 
 static inline bool
 ev_timer_active(const struct ev_timer *t)
 {
 	return t->index != 0;
+}
+
+/* True while t has a deadline (whether or not it has passed). */
+static inline bool
+ev_deadline_active(const struct ev_timer *t)
+{
+	return t->deadline != 0;
 }
 
 #endif

@@ -36,6 +36,8 @@
 _Static_assert(FIELD_CLIENT + FIELD_METHOD + FIELD_TARGET + FIELD_REFERER +
     FIELD_AGENT + FIELD_UPSTREAM + FIELD_RID + LINE_FIXED <=
     ACCESS_LOG_LINE_MAX, "an access log line may not fit its bound");
+_Static_assert(ACCESS_LOG_RID_LEN % 2 == 0,
+    "request ids are written a byte (two hex digits) at a time");
 _Static_assert(ACCESS_LOG_BUFFER >= 2 * ACCESS_LOG_LINE_MAX,
     "the access log buffer must hold several lines");
 
@@ -55,16 +57,20 @@ static struct {
 	bool		 rid_atfork_set;
 	uint64_t	 rid_seed;
 	uint64_t	 rid_count;
+	char		 hex_pairs[256][2];	/* "00" to "ff" */
 } alog = { .fd = -1, .date_sec = -1 };
 
 static const char hexdigits[] = "0123456789abcdef";
 
-/* Bytes that may appear in a field as they are. */
-static bool
-plain_byte(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+/*
+ * Bytes that may appear in a field as they are: printable ASCII but '"'
+ * (0x22) and '\\' (0x5c).  The others are written \xHH.
+ */
+static const bool plain[256] = {
+	[0x20 ... 0x21] = true,
+	[0x23 ... 0x5b] = true,
+	[0x5d ... 0x7e] = true,
+};
 
 /* Appends a string literal; the line's bounds leave room for them. */
 #define PUT(dst, n, lit)	do {					\
@@ -79,8 +85,23 @@ escaped_len(const struct access_text *t, size_t limit)
 	size_t i, need = 0;
 
 	for (i = 0; i < t->len && need <= limit; i++)
-		need += plain_byte((unsigned char)t->ptr[i]) ? 1 : 4;
+		need += plain[(unsigned char)t->ptr[i]] ? 1 : 4;
 	return need;
+}
+
+/* One byte, escaped if it must be; returns the bytes written (1 or 4). */
+static inline size_t
+put_byte(char *dst, unsigned char c)
+{
+	if (plain[c]) {
+		dst[0] = (char)c;
+		return 1;
+	}
+	dst[0] = '\\';
+	dst[1] = 'x';
+	dst[2] = hexdigits[c >> 4];
+	dst[3] = hexdigits[c & 15];
+	return 4;
 }
 
 /*
@@ -92,28 +113,31 @@ static size_t
 put_field(char *dst, const struct access_text *t, size_t limit)
 {
 	const unsigned char *p = (const unsigned char *)t->ptr;
-	size_t i, n = 0, room = limit;
+	size_t i, run, n = 0, room = limit;
 
 	if (p == NULL || t->len == 0) {
 		dst[0] = '-';
 		return 1;
 	}
-	/* Only a text that might not fit is measured first. */
-	if (t->len > limit / 4 && escaped_len(t, limit) > limit)
+	if (t->len <= limit / 4) {
+		/* Fits however escaped: runs of plain bytes are copied
+		   whole, with no bound to check. */
+		for (i = 0; i < t->len;) {
+			for (run = i; i < t->len && plain[p[i]]; i++)
+				;
+			memcpy(dst + n, p + run, i - run);
+			n += i - run;
+			if (i < t->len)
+				n += put_byte(dst + n, p[i++]);
+		}
+		return n;
+	}
+	if (escaped_len(t, limit) > limit)
 		room = limit - 3;
 	for (i = 0; i < t->len; i++) {
-		if (plain_byte(p[i])) {
-			if (n + 1 > room)
-				break;
-			dst[n++] = (char)p[i];
-		} else {
-			if (n + 4 > room)
-				break;
-			dst[n++] = '\\';
-			dst[n++] = 'x';
-			dst[n++] = hexdigits[p[i] >> 4];
-			dst[n++] = hexdigits[p[i] & 15];
-		}
+		if (n + (plain[p[i]] ? 1 : 4) > room)
+			break;
+		n += put_byte(dst + n, p[i]);
 	}
 	if (i < t->len)
 		PUT(dst, n, "...");
@@ -150,14 +174,13 @@ format_date(int64_t wall_ms, size_t *lenp)
 static size_t
 put_uint(char *dst, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0, i;
+	uint64_t rest = v;
+	size_t n = 1, i;
 
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	for (i = 0; i < n; i++)
-		dst[i] = tmp[n - 1 - i];
+	while ((rest /= 10) != 0)
+		n++;
+	for (i = n; i-- > 0; v /= 10)
+		dst[i] = (char)('0' + v % 10);
 	return n;
 }
 
@@ -177,6 +200,7 @@ static size_t
 put_seconds(char *dst, int64_t us)
 {
 	uint64_t ms;
+	unsigned frac;
 	size_t n;
 
 	if (us < 0) {
@@ -184,12 +208,13 @@ put_seconds(char *dst, int64_t us)
 		return 1;
 	}
 	ms = ((uint64_t)us + 500) / 1000;
+	frac = (unsigned)(ms % 1000);
 	n = put_uint(dst, ms / 1000);
-	dst[n++] = '.';
-	dst[n++] = (char)('0' + ms % 1000 / 100);
-	dst[n++] = (char)('0' + ms % 100 / 10);
-	dst[n++] = (char)('0' + ms % 10);
-	return n;
+	dst[n] = '.';
+	dst[n + 1] = (char)('0' + frac / 100);
+	dst[n + 2] = (char)('0' + frac / 10 % 10);
+	dst[n + 3] = (char)('0' + frac % 10);
+	return n + 4;
 }
 
 /* The request line: "GET /home HTTP/1.1", or "-" when nothing parsed. */
@@ -441,9 +466,14 @@ seed_ids(void)
 {
 	struct timespec ts;
 	ssize_t n;
+	int i;
 
 	if (alog.rid_seeded)
 		return;
+	for (i = 0; i < 256; i++) {
+		alog.hex_pairs[i][0] = hexdigits[i >> 4];
+		alog.hex_pairs[i][1] = hexdigits[i & 15];
+	}
 	if (!alog.rid_atfork_set && pthread_atfork(NULL, NULL,
 	    forget_seed) == 0)
 		alog.rid_atfork_set = true;
@@ -476,8 +506,8 @@ access_log_request_id(char *buf, size_t len)
 	/* Distinct counters give distinct ids: the golden-ratio step is odd
 	   and mix64() is one to one. */
 	id = mix64(alog.rid_seed + ++alog.rid_count * 0x9e3779b97f4a7c15ULL);
-	for (i = ACCESS_LOG_RID_LEN - 1; i >= 0; i--, id >>= 4)
-		buf[i] = hexdigits[id & 15];
+	for (i = ACCESS_LOG_RID_LEN - 2; i >= 0; i -= 2, id >>= 8)
+		memcpy(buf + i, alog.hex_pairs[id & 0xff], 2);
 	buf[ACCESS_LOG_RID_LEN] = '\0';
 	return ACCESS_LOG_RID_LEN;
 }

@@ -116,12 +116,13 @@ int	access_log_timer_start(struct ev_loop *loop);
 void	access_log_timer_stop(struct ev_loop *loop);
 
 /*
- * Formats the line for `e` into buf (at least ACCESS_LOG_LINE_MAX bytes),
- * newline included, no NUL; returns its length.  Quoted fields are cut to
- * a bound each (target 4096 bytes, referer and user agent 1024, as
- * escaped) and end in "..." when cut.  Exposed for the unit tests.
+ * Formats the line for `e` into `line` (len, at least ACCESS_LOG_LINE_MAX
+ * bytes), newline included, no NUL; returns its length.  Quoted fields
+ * are cut to a bound each (target 4096 bytes, referer and user agent 1024,
+ * as escaped) and end in "..." when cut.  Exposed for the unit tests.
  */
-size_t	access_log_format(char *buf, size_t len, const struct access_entry *e);
+size_t	access_log_format(char *line, size_t len,
+	    const struct access_entry *e);
 
 /*
  * Whether a client's X-Request-Id value can be passed on and logged as it

@@ -4,22 +4,17 @@
  * caller's bytes, resumed where the last call stopped (struct http_scan),
  * so a head costs linear time however it arrives.  Every decision
  * depends only on the bytes before it: a prefix of a head parses as
- * "incomplete" or as the same error as the whole.  The contracts and the
- * strictness choices are in http_parse.h.
+ * "incomplete" or as the same error as the whole.  This file scans: the
+ * start line, the field lines and the limits; what the fields mean is
+ * http_fields.c's.  The contracts and the strictness choices are in
+ * http_parse.h.
  */
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-#include "worker/http_parse.h"
-
-/* Character classes, one bit each in cclass[]. */
-#define C_TCHAR		0x01	/* token (RFC 9110 section 5.6.2) */
-#define C_FVAL		0x02	/* field value: SP, HTAB, VCHAR, obs-text */
-#define C_VCHAR		0x04	/* VCHAR and obs-text: request-target bytes */
-#define C_HOST		0x08	/* uri-host and port (RFC 3986) */
-#define C_SCHEME	0x10	/* URI scheme after its first letter */
+#include "worker/http_parse_int.h"
 
 /* The combinations that occur, named for the table below. */
 #define NO	0
@@ -32,7 +27,7 @@
 
 /* One row per 16 byte values, from 0x00 to 0xff. */
 /* clang-format off */
-static const uint8_t cclass[256] = {
+const uint8_t http_cclass[256] = {
 	NO, NO, NO, NO, NO, NO, NO, NO, NO, WS, NO, NO, NO, NO, NO, NO,
 	NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
 	WS, TH, VC, TK, TH, TH, TH, TH, HD, HD, TH, AN, HD, AN, AN, VC,
@@ -55,14 +50,7 @@ static const uint8_t cclass[256] = {
 /* Spans are 32-bit and the head length is returned as an int. */
 #define HEAD_MAX	INT32_MAX
 
-#define SPAN(off, len)	\
-	((struct http_span){ (uint32_t)(off), (uint32_t)(len) })
-#define IS(c, m)	((cclass[(unsigned char)(c)] & (m)) != 0)
-#define IS_DIGIT(c)	((unsigned char)((c) - '0') < 10)
-#define IS_OWS(c)	((c) == ' ' || (c) == '\t')
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-/* A string literal and its length, as two arguments. */
-#define LIT(s)		s, sizeof(s) - 1
 
 struct name {
 	const char	*name;
@@ -72,17 +60,20 @@ struct name {
 
 /*
  * Field names the proxy acts on, in lower case, by length for a quick
- * lookup (no length has three).
+ * lookup (no length has four).
  */
 #define FIELD_NAME_MAX	17
-static const struct name fields_by_len[FIELD_NAME_MAX + 1][2] = {
+static const struct name fields_by_len[FIELD_NAME_MAX + 1][3] = {
 	[2] = { { LIT("te"), HTTP_FIELD_TE } },
 	[4] = { { LIT("host"), HTTP_FIELD_HOST } },
 	[6] = { { LIT("expect"), HTTP_FIELD_EXPECT } },
 	[7] = { { LIT("upgrade"), HTTP_FIELD_UPGRADE },
-	    { LIT("trailer"), HTTP_FIELD_TRAILER } },
+	    { LIT("trailer"), HTTP_FIELD_TRAILER },
+	    { LIT("referer"), HTTP_FIELD_REFERER } },
 	[10] = { { LIT("connection"), HTTP_FIELD_CONNECTION },
-	    { LIT("keep-alive"), HTTP_FIELD_KEEP_ALIVE } },
+	    { LIT("keep-alive"), HTTP_FIELD_KEEP_ALIVE },
+	    { LIT("user-agent"), HTTP_FIELD_USER_AGENT } },
+	[12] = { { LIT("x-request-id"), HTTP_FIELD_X_REQUEST_ID } },
 	[14] = { { LIT("content-length"), HTTP_FIELD_CONTENT_LENGTH } },
 	[15] = { { LIT("x-forwarded-for"), HTTP_FIELD_X_FORWARDED_FOR } },
 	[16] = { { LIT("proxy-connection"), HTTP_FIELD_PROXY_CONNECTION },
@@ -117,68 +108,56 @@ enum {
 	ST_DONE,
 };
 
-/* One call's view of a head; the lasting state is in `s`. */
-struct head {
-	const char		*buf;
-	size_t			 len;		/* bytes the caller holds */
-	size_t			 max_head;
-	size_t			 end;		/* min(len, max_head) */
-	struct http_header	*hdr;
-	size_t			 max_hdr;
-	struct http_request	*req;		/* one of req and resp is set */
-	struct http_response	*resp;
-	struct http_scan	 s;
-	const char		*error;
-};
-
-static inline unsigned char
-lower(unsigned char c)
+#ifdef __SSE2__
+/*
+ * Bit i set when byte i of v may end a run of the class `mask`, a superset
+ * of the bytes out of it that the class table then decides on: for names
+ * (C_TCHAR) every byte but letters, digits and '-'; for values and reasons
+ * (C_FVAL) control characters and DEL; for targets (C_VCHAR) those and SP.
+ * OR-ing 0x20 turns exactly the upper case letters into lower case ones,
+ * and the signed compares leave bytes over 0x7f out of every range.
+ */
+static inline __attribute__((always_inline)) unsigned
+stop_bits(__m128i v, uint8_t mask)
 {
-	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
-}
+	__m128i low, ok;
 
-/* Case-insensitive equality of a[0..an) and b[0..bn). */
-static bool
-ieq(const char *a, size_t an, const char *b, size_t bn)
-{
-	size_t	i;
-
-	if (an != bn)
-		return false;
-	for (i = 0; i < an; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
+	if (mask == C_TCHAR) {
+		low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		ok = _mm_or_si128(_mm_or_si128(
+		    _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+		    _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1))),
+		    _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+		    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)))),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+		return ~(unsigned)_mm_movemask_epi8(ok) & 0xffff;
+	}
+	low = _mm_set1_epi8(mask == C_FVAL ? 0x1f : 0x20);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
 }
-
-static size_t
-skip_class(const char *b, size_t p, size_t end, uint8_t mask)
-{
-	while (p < end && IS(b[p], mask))
-		p++;
-	return p;
-}
+#endif
 
 /*
- * skip_class() for the long runs, field values and reasons (C_FVAL) and
- * targets (C_VCHAR): with SSE2, 16 bytes at a time are checked for a
- * control character, DEL or (targets) SP, a superset of the bytes out of
- * the class; the class table decides on each byte so found.
+ * skip_class() for the runs of a head: names (C_TCHAR), values and
+ * reasons (C_FVAL), targets (C_VCHAR).  With SSE2, 16 bytes at a time are
+ * checked for a byte that may end the run (stop_bits); the class table
+ * decides on each byte so found (an HTAB in a value, a '_' in a name go
+ * on).  The last bytes before `end` are checked in the 16 that end there,
+ * those before p masked off, so that a run near the end of the bytes held
+ * costs no byte-by-byte loop either.  Reads nothing outside b[0..end).
+ * Always inlined, so that each caller's class folds to its own code.
  */
-static size_t
-skip_text(const char *b, size_t p, size_t end, uint8_t mask)
+static inline __attribute__((always_inline)) size_t
+skip_run(const char *b, size_t p, size_t end, uint8_t mask)
 {
 #ifdef __SSE2__
-	const __m128i	lim = _mm_set1_epi8(mask == C_FVAL ? 0x1f : 0x20);
-	const __m128i	del = _mm_set1_epi8(0x7f);
-	__m128i		v;
-	unsigned	m;
+	unsigned m;
+	size_t q;
 
 	while (end - p >= 16) {
-		v = _mm_loadu_si128((const __m128i *)(b + p));
-		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		    _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v),
-		    _mm_cmpeq_epi8(v, del)));
+		m = stop_bits(_mm_loadu_si128((const __m128i *)(b + p)), mask);
 		if (m == 0) {
 			p += 16;
 			continue;
@@ -186,17 +165,20 @@ skip_text(const char *b, size_t p, size_t end, uint8_t mask)
 		p += (unsigned)__builtin_ctz(m);
 		if (!IS(b[p], mask))
 			return p;
-		p++;		/* HTAB in a value */
+		p++;
+	}
+	if (p < end && end >= 16) {
+		m = stop_bits(_mm_loadu_si128((const __m128i *)(b + end - 16)),
+		    mask) >> (16 - (end - p));
+		for (; m != 0; m &= m - 1) {
+			q = p + (unsigned)__builtin_ctz(m);
+			if (!IS(b[q], mask))
+				return q;
+		}
+		return end;
 	}
 #endif
 	return skip_class(b, p, end, mask);
-}
-
-static int
-fail(struct head *h, int status, const char *why)
-{
-	h->error = why;
-	return h->resp != NULL ? -502 : -status;
 }
 
 /* Out of bytes: wait for more unless the limit is already reached. */
@@ -241,9 +223,21 @@ version(struct head *h, size_t *p)
 {
 	static const char	 name[] = "HTTP/d.d";
 	const char		*b = h->buf;
+	uint64_t		 w, v1, v0;
 	size_t			 i;
 	char			 c;
 
+	if (*p + 8 <= h->end) {
+		/* The common case, in a compare or two of eight bytes. */
+		memcpy(&w, b + *p, 8);
+		memcpy(&v1, "HTTP/1.1", 8);
+		memcpy(&v0, "HTTP/1.0", 8);
+		if (w == v1 || w == v0) {
+			h->s.minor = w == v1;
+			*p += 8;
+			return 1;
+		}
+	}
 	for (i = 0; i < 8; i++) {
 		if (*p + i >= h->end)
 			return more(h);
@@ -323,7 +317,7 @@ step_method(struct head *h)
 	const char		*b = h->buf;
 	size_t			 p;
 
-	p = skip_class(b, h->s.pos, h->end, C_TCHAR);
+	p = skip_run(b, h->s.pos, h->end, C_TCHAR);
 	h->s.pos = (uint32_t)p;
 	if (p >= h->end)
 		return more(h);
@@ -344,7 +338,7 @@ step_target(struct head *h)
 	size_t			 p;
 	int			 rc;
 
-	p = skip_text(b, h->s.pos, h->end, C_VCHAR);
+	p = skip_run(b, h->s.pos, h->end, C_VCHAR);
 	h->s.pos = (uint32_t)p;
 	if (p >= h->end)
 		return more(h);
@@ -417,7 +411,7 @@ step_reason(struct head *h)
 	size_t	p;
 	int	rc;
 
-	p = skip_text(h->buf, h->s.pos, h->end, C_FVAL);
+	p = skip_run(h->buf, h->s.pos, h->end, C_FVAL);
 	h->s.pos = (uint32_t)p;
 	h->resp->reason = SPAN(h->s.mark, p - h->s.mark);
 	if ((rc = crlf(h, &p, "bad status line")) <= 0)
@@ -428,192 +422,74 @@ step_reason(struct head *h)
 }
 
 /*
- * Next element of a comma-separated list v[0..n) from *i, OWS trimmed
- * (RFC 9110 section 5.6.1).  An element may be empty.  False at the end.
+ * Whether the field name at f, made of tchars, is `lc` (lower case letters
+ * and '-', as long) in any case.  OR-ing 0x20 turns the upper case letters
+ * into lower case ones and changes no other tchar into a letter or '-'
+ * (only CR would become '-'), so whole words compare at once.
  */
 static bool
-list_next(const char *v, size_t n, size_t *i, size_t *es, size_t *el)
+name_is(const char *f, const char *lc, size_t n)
 {
-	size_t	s, e;
+	uint64_t a, b;
+	uint32_t c, d;
+	size_t i;
 
-	if (*i > n)
-		return false;
-	s = *i;
-	e = s;
-	while (e < n && v[e] != ',')
-		e++;
-	*i = e + 1;
-	while (s < e && IS_OWS(v[s]))
-		s++;
-	while (e > s && IS_OWS(v[e - 1]))
-		e--;
-	*es = s;
-	*el = e - s;
-	return true;
-}
-
-static int
-content_length(struct head *h, const char *v, size_t n)
-{
-	size_t	i = 0, s, l, k;
-	int64_t	val;
-
-	while (list_next(v, n, &i, &s, &l)) {
-		if (l == 0)
-			return fail(h, 400, "bad Content-Length");
-		val = 0;
-		for (k = s; k < s + l; k++) {
-			if (!IS_DIGIT(v[k]))
-				return fail(h, 400, "bad Content-Length");
-			if (val > (INT64_MAX - (v[k] - '0')) / 10)
-				return fail(h, 400, "Content-Length too large");
-			val = val * 10 + (v[k] - '0');
-		}
-		if (h->s.clen >= 0 && h->s.clen != val)
-			return fail(h, 400, "conflicting Content-Length");
-		h->s.clen = val;
+	if (n < 4) {
+		for (i = 0; i < n; i++)
+			if (((unsigned char)f[i] | 0x20) !=
+			    (unsigned char)lc[i])
+				return false;
+		return true;
 	}
-	return 1;
+	if (n < 8) {
+		/* Two words of four, overlapping when n < 8. */
+		memcpy(&c, f, 4);
+		memcpy(&d, lc, 4);
+		if ((c | 0x20202020U) != d)
+			return false;
+		memcpy(&c, f + n - 4, 4);
+		memcpy(&d, lc + n - 4, 4);
+		return (c | 0x20202020U) == d;
+	}
+	/* Words of eight, the last one ending at n (overlapping). */
+	for (i = 0;; i += 8) {
+		if (i + 8 > n)
+			i = n - 8;
+		memcpy(&a, f + i, 8);
+		memcpy(&b, lc + i, 8);
+		if ((a | 0x2020202020202020ULL) != b)
+			return false;
+		if (i + 8 == n)
+			return true;
+	}
 }
 
 /*
- * Transfer-Encoding codings are only counted here; the verdict on their
- * order needs the whole head (finish_request, finish_response).
+ * The kind of a field; the hop-by-hop kinds are Connection to Trailer.
+ * A name is compared only with the known names of its length and first
+ * letter: most fields are told apart without a string compare.
  */
-static int
-transfer_encoding(struct head *h, const char *v, size_t n)
-{
-	size_t	i = 0, s, l, k;
-
-	h->s.te_lines++;
-	while (list_next(v, n, &i, &s, &l)) {
-		if (l == 0)
-			return fail(h, 400, "bad Transfer-Encoding");
-		h->s.te_codings++;
-		if (ieq(v + s, l, LIT("chunked"))) {
-			h->s.te_chunked++;
-			h->s.te_chunked_last = true;
-			continue;
-		}
-		h->s.te_chunked_last = false;
-		/* Another coding: a token, maybe followed by parameters. */
-		k = skip_class(v, s, s + l, C_TCHAR);
-		while (k < s + l && IS_OWS(v[k]))
-			k++;
-		if (k == s || (k < s + l && v[k] != ';') ||
-		    ieq(v + s, k - s, LIT("chunked")))
-			return fail(h, 400, "bad Transfer-Encoding");
-	}
-	return 1;
-}
-
-static int
-connection(struct head *h, const char *v, size_t n)
-{
-	size_t	i = 0, s, l;
-
-	while (list_next(v, n, &i, &s, &l)) {
-		if (l == 0)
-			continue;
-		if (skip_class(v, s, s + l, C_TCHAR) != s + l)
-			return fail(h, 400, "bad Connection");
-		if (ieq(v + s, l, LIT("close")))
-			h->s.conn |= HTTP_CONN_CLOSE;
-		else if (ieq(v + s, l, LIT("keep-alive")))
-			h->s.conn |= HTTP_CONN_KEEP_ALIVE;
-		else if (ieq(v + s, l, LIT("upgrade")))
-			h->s.conn |= HTTP_CONN_UPGRADE;
-		else {
-			h->s.conn |= HTTP_CONN_OTHER;
-			if (++h->s.conn_options > HTTP_CONN_OPTIONS_MAX)
-				return fail(h, 400,
-				    "too many Connection options");
-		}
-	}
-	return 1;
-}
-
-/* What the fields the proxy cares about say; called per complete line. */
-static int
-field_semantics(struct head *h, struct http_header *f)
-{
-	const char	*v = h->buf + f->value.off;
-	size_t		 n = f->value.len;
-
-	switch (f->kind) {
-	case HTTP_FIELD_CONTENT_LENGTH:
-		return content_length(h, v, n);
-	case HTTP_FIELD_TRANSFER_ENCODING:
-		return transfer_encoding(h, v, n);
-	case HTTP_FIELD_CONNECTION:
-		return connection(h, v, n);
-	case HTTP_FIELD_UPGRADE:
-		h->s.upgrade = true;
-		return 1;
-	case HTTP_FIELD_HOST:
-		if (h->resp != NULL)
-			return 1;
-		if (++h->s.nhost > 1)
-			return fail(h, 400, "duplicate Host");
-		if (skip_class(v, 0, n, C_HOST) != n)
-			return fail(h, 400, "bad Host");
-		h->s.host = f->value;
-		return 1;
-	case HTTP_FIELD_EXPECT:
-		if (ieq(v, n, LIT("100-continue")))
-			h->s.expect_continue = true;
-		return 1;
-	default:
-		return 1;
-	}
-}
-
-/* The kind of a field; the hop-by-hop kinds are Connection to Upgrade. */
 static void
 classify(struct head *h, struct http_header *f)
 {
 	const struct name	*k;
+	const char		*name = h->buf + f->name.off;
 	size_t			 n = f->name.len, i;
+	unsigned char		 first = (unsigned char)name[0] | 0x20;
 
 	f->kind = HTTP_FIELD_OTHER;
-	for (i = 0; n <= FIELD_NAME_MAX && i < 2; i++) {
+	for (i = 0; n <= FIELD_NAME_MAX && i < 3; i++) {
 		k = &fields_by_len[n][i];
-		if (k->name != NULL &&
-		    ieq(h->buf + f->name.off, n, k->name, k->len)) {
+		if (k->name == NULL)
+			break;
+		if ((unsigned char)k->name[0] == first &&
+		    name_is(name, k->name, n)) {
 			f->kind = k->kind;
 			break;
 		}
 	}
 	f->hop = f->kind >= HTTP_FIELD_CONNECTION &&
-	    f->kind <= HTTP_FIELD_UPGRADE;
-}
-
-/* Start of a field line, or the blank line that ends the head. */
-static int
-step_field(struct head *h)
-{
-	const char	*b = h->buf;
-	size_t		 p = h->s.pos;
-	int		 rc;
-
-	if (p >= h->end)
-		return more(h);
-	if (b[p] == '\r' || b[p] == '\n') {
-		if ((rc = crlf(h, &p, "bad header line")) <= 0)
-			return rc;
-		h->s.pos = (uint32_t)p;
-		h->s.step = ST_DONE;
-		return 1;
-	}
-	if (IS_OWS(b[p]))
-		return fail(h, 400, "obsolete line folding");
-	if (b[p] == ':')
-		return fail(h, 400, "empty header name");
-	if (h->s.nhdr >= h->max_hdr)
-		return fail(h, 431, "too many headers");
-	h->s.line = (uint32_t)p;
-	h->s.step = ST_NAME;
-	return 1;
+	    f->kind <= HTTP_FIELD_TRAILER;
 }
 
 static int
@@ -622,7 +498,7 @@ step_name(struct head *h)
 	const char	*b = h->buf;
 	size_t		 p;
 
-	p = skip_class(b, h->s.pos, h->end, C_TCHAR);
+	p = skip_run(b, h->s.pos, h->end, C_TCHAR);
 	h->s.pos = (uint32_t)p;
 	if (p >= h->end)
 		return more(h);
@@ -664,16 +540,82 @@ step_value(struct head *h)
 	size_t			 p;
 	int			 rc;
 
-	p = skip_text(h->buf, h->s.pos, h->end, C_FVAL);
+	p = skip_run(h->buf, h->s.pos, h->end, C_FVAL);
 	h->s.pos = (uint32_t)p;
 	if ((rc = crlf(h, &p, "bad header value")) <= 0)
 		return rc;
 	set_field(h, f, h->s.line, h->s.mark, h->s.pos);
-	if ((rc = field_semantics(h, f)) < 0)
+	if (f->kind != HTTP_FIELD_OTHER &&
+	    (rc = http_field_semantics(h, f)) < 0)
 		return rc;
 	h->s.nhdr++;
 	h->s.pos = (uint32_t)p;
 	h->s.step = ST_FIELD;
+	return 1;
+}
+
+/*
+ * A whole field line at p, the common case, taken at once: a name of
+ * tchars, the colon, a value of field-value bytes, CRLF, all within the
+ * bytes held (and the head's limit).  Stores it as step_value does and
+ * returns the position after it; 0 when the line is not whole or not
+ * plain, for the steps to take it byte by byte (and say what is wrong).
+ * Each line is looked at here once, at its start, so a head arriving in
+ * pieces still costs linear time.
+ */
+static size_t
+whole_line(struct head *h, size_t p, int *rc)
+{
+	const char		*b = h->buf;
+	struct http_header	*f;
+	size_t			 colon, cr;
+
+	if (!IS(b[p], C_TCHAR) || h->s.nhdr >= h->max_hdr)
+		return 0;
+	colon = skip_run(b, p + 1, h->end, C_TCHAR);
+	if (colon >= h->end || b[colon] != ':')
+		return 0;
+	cr = skip_run(b, colon + 1, h->end, C_FVAL);
+	if (cr + 1 >= h->end || b[cr] != '\r' || b[cr + 1] != '\n')
+		return 0;
+	f = &h->hdr[h->s.nhdr];
+	set_field(h, f, p, colon, cr);
+	if (f->kind != HTTP_FIELD_OTHER &&
+	    (*rc = http_field_semantics(h, f)) < 0)
+		return 0;
+	h->s.nhdr++;
+	return cr + 2;
+}
+
+/* Field lines, and the blank line that ends the head. */
+static int
+step_field(struct head *h)
+{
+	const char	*b = h->buf;
+	size_t		 p = h->s.pos, next;
+	int		 rc = 1;
+
+	while (p < h->end && (next = whole_line(h, p, &rc)) != 0)
+		h->s.pos = (uint32_t)(p = next);
+	if (rc < 0)
+		return rc;
+	if (p >= h->end)
+		return more(h);
+	if (b[p] == '\r' || b[p] == '\n') {
+		if ((rc = crlf(h, &p, "bad header line")) <= 0)
+			return rc;
+		h->s.pos = (uint32_t)p;
+		h->s.step = ST_DONE;
+		return 1;
+	}
+	if (IS_OWS(b[p]))
+		return fail(h, 400, "obsolete line folding");
+	if (b[p] == ':')
+		return fail(h, 400, "empty header name");
+	if (h->s.nhdr >= h->max_hdr)
+		return fail(h, 431, "too many headers");
+	h->s.line = (uint32_t)p;
+	h->s.step = ST_NAME;
 	return 1;
 }
 
@@ -690,8 +632,8 @@ refill(struct head *h, uint32_t n)
 	uint32_t	i;
 
 	for (i = 0; i < n; i++) {
-		colon = skip_class(h->buf, line, h->end, C_TCHAR);
-		cr = skip_text(h->buf, colon + 1, h->end, C_FVAL);
+		colon = skip_run(h->buf, line, h->end, C_TCHAR);
+		cr = skip_run(h->buf, colon + 1, h->end, C_FVAL);
 		set_field(h, &h->hdr[i], line, colon, cr);
 		line = cr + 2;
 	}
@@ -723,102 +665,6 @@ run(struct head *h)
 		if ((rc = steps[h->s.step](h)) <= 0)
 			return rc;
 	refill(h, done);
-	return 1;
-}
-
-/*
- * Marks the fields named by Connection options hop-by-hop (RFC 9110
- * section 7.6.1), except the framing and routing fields.  The options
- * were validated and counted (at most HTTP_CONN_OPTIONS_MAX) already.
- */
-static void
-mark_options(struct head *h)
-{
-	struct http_header	*c, *f;
-	const char		*v;
-	size_t			 i, s, l;
-
-	if (!(h->s.conn & HTTP_CONN_OTHER))
-		return;
-	for (c = h->hdr; c < h->hdr + h->s.nhdr; c++) {
-		if (c->kind != HTTP_FIELD_CONNECTION)
-			continue;
-		v = h->buf + c->value.off;
-		i = 0;
-		while (list_next(v, c->value.len, &i, &s, &l)) {
-			for (f = h->hdr; f < h->hdr + h->s.nhdr; f++) {
-				if (f->name.len != l ||
-				    f->kind == HTTP_FIELD_HOST ||
-				    f->kind == HTTP_FIELD_CONTENT_LENGTH ||
-				    f->kind == HTTP_FIELD_TRANSFER_ENCODING)
-					continue;
-				if (ieq(h->buf + f->name.off, l, v + s, l))
-					f->hop = 1;
-			}
-		}
-	}
-}
-
-static bool
-keep_alive(struct head *h)
-{
-	if (h->s.conn & HTTP_CONN_CLOSE)
-		return false;
-	return h->s.minor == 1 || (h->s.conn & HTTP_CONN_KEEP_ALIVE);
-}
-
-static int
-finish_request(struct head *h, struct http_request *req)
-{
-	if (h->s.minor == 1 && h->s.nhost == 0)
-		return fail(h, 400, "missing Host");
-	if (h->s.te_lines > 0) {
-		if (h->s.minor == 0)
-			return fail(h, 400, "Transfer-Encoding in HTTP/1.0");
-		if (h->s.clen >= 0)
-			return fail(h, 400,
-			    "Content-Length with Transfer-Encoding");
-		if (!h->s.te_chunked_last || h->s.te_chunked > 1)
-			return fail(h, 400, "chunked is not the final coding");
-		if (h->s.te_codings > 1)
-			return fail(h, 501, "unsupported Transfer-Encoding");
-	}
-	mark_options(h);
-	req->minor = h->s.minor;
-	req->nheaders = h->s.nhdr;
-	req->content_length = h->s.clen;
-	req->chunked = h->s.te_lines > 0;
-	req->keep_alive = keep_alive(h);
-	req->expect_continue = h->s.expect_continue && h->s.minor == 1;
-	req->upgrade = h->s.upgrade;
-	req->has_host = h->s.nhost > 0;
-	req->host = h->s.host;
-	req->connection = h->s.conn;
-	return 1;
-}
-
-static int
-finish_response(struct head *h, struct http_response *resp)
-{
-	if (h->s.te_lines > 0) {
-		if (h->s.clen >= 0)
-			return fail(h, 502,
-			    "Content-Length with Transfer-Encoding");
-		if (h->s.te_chunked > 1)
-			return fail(h, 502, "chunked applied twice");
-		if (h->s.te_chunked == 1 && !h->s.te_chunked_last)
-			return fail(h, 502, "chunked is not the final coding");
-	}
-	mark_options(h);
-	resp->minor = h->s.minor;
-	resp->nheaders = h->s.nhdr;
-	resp->content_length = h->s.clen;
-	resp->transfer_encoding = h->s.te_lines > 0;
-	/* RFC 9112 section 6.1: 1.0 with Transfer-Encoding reads to close. */
-	resp->chunked = h->s.te_chunked_last && h->s.minor == 1;
-	resp->keep_alive = keep_alive(h) &&
-	    !(resp->transfer_encoding && h->s.minor == 0);
-	resp->connection = h->s.conn;
 	return 1;
 }
 
@@ -898,7 +744,7 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 	if (h.s.pos > len)
 		scan_init(&h.s, false);
 	if ((rc = run(&h)) > 0)
-		rc = finish_request(&h, req);
+		rc = http_finish_request(&h, req);
 	return head_end(&h, rc, &req->scan, &req->error);
 }
 
@@ -915,19 +761,6 @@ http_parse_response(const char *buf, size_t len, size_t max_head,
 	if (h.s.pos > len)
 		scan_init(&h.s, true);
 	if ((rc = run(&h)) > 0)
-		rc = finish_response(&h, resp);
+		rc = http_finish_response(&h, resp);
 	return head_end(&h, rc, &resp->scan, &resp->error);
-}
-
-int
-http_header_find(const char *buf, const struct http_header *headers,
-    size_t n, const char *name, size_t namelen)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (ieq(buf + headers[i].name.off, headers[i].name.len,
-		    name, namelen))
-			return (int)i;
-	return -1;
 }

@@ -69,10 +69,11 @@
  *    (RFC 9110 section 10.1.1); other expectations are left to the proxy.
  *
  * Hop-by-hop fields (hop = 1, the proxy drops them): Connection, Keep-Alive,
- * Proxy-Connection, TE, Upgrade, and any field named by a Connection option.
- * Transfer-Encoding is not one: the proxy forwards chunked bodies verbatim
- * with their "Transfer-Encoding: chunked".  Trailer is end-to-end (RFC 9110
- * section 6.6.2): it gets its own kind, and the proxy may keep or drop it.
+ * Proxy-Connection, TE, Upgrade, Trailer, and any field named by a
+ * Connection option.  Trailer is one, as RFC 2616 section 13.5.1 listed it;
+ * the trailer fields themselves pass verbatim inside a chunked body.
+ * Transfer-Encoding is not: the proxy forwards chunked bodies verbatim
+ * with their "Transfer-Encoding: chunked".
  */
 #ifndef FORKLIFT_HTTP_PARSE_H
 #define FORKLIFT_HTTP_PARSE_H
@@ -121,12 +122,15 @@ enum http_field {
 	HTTP_FIELD_KEEP_ALIVE,
 	HTTP_FIELD_PROXY_CONNECTION,
 	HTTP_FIELD_TE,
-	HTTP_FIELD_UPGRADE,		/* ... to here */
-	HTTP_FIELD_TRAILER,
+	HTTP_FIELD_UPGRADE,
+	HTTP_FIELD_TRAILER,		/* ... to here */
 	HTTP_FIELD_EXPECT,
 	HTTP_FIELD_X_FORWARDED_FOR,	/* the proxy appends to it */
 	HTTP_FIELD_X_FORWARDED_PROTO,	/* the proxy replaces it */
 	HTTP_FIELD_X_FORWARDED_HOST,	/* the proxy replaces it */
+	HTTP_FIELD_USER_AGENT,		/* logged */
+	HTTP_FIELD_REFERER,		/* logged */
+	HTTP_FIELD_X_REQUEST_ID,	/* logged, passed on or replaced */
 };
 
 /*
@@ -232,6 +236,13 @@ enum http_body {
 /*
  * Chunked body tracker.  The caller owns it; the fields are the tracker's
  * own and must not be changed between calls.
+ *
+ * `remaining` may be read: the data bytes left in the current chunk.  Right
+ * after the LF of a chunk-size line (a call that consumed up to it), it is
+ * the size of the chunk whose data comes next, and the next byte is data
+ * exactly when it is > 0; after the LF of the last-chunk, of the CRLF that
+ * ends chunk data, or of a trailer line, it is 0 and a line comes next.
+ * The proxy relies on this to tell data from lines without walking data.
  */
 struct http_chunked {
 	uint64_t	 remaining;	/* data bytes left in this chunk */

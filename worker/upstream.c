@@ -80,10 +80,8 @@ upstream_close(struct upstream *u)
 		p->count--;
 	}
 	/* close(2) takes the socket out of epoll (no other descriptor
-	   refers to it): only the events pending in this batch are to be
-	   forgotten, which saves an epoll_ctl per connection. */
-	u->io.events = 0;
-	ev_io_stop(loop, &u->io);
+	   refers to it), which saves an epoll_ctl per connection. */
+	ev_io_forget(loop, &u->io);
 	ev_timer_stop(loop, &u->timer);
 	if (close(u->io.fd) == -1)
 		log_debug("close upstream: %s", strerror(errno));
@@ -105,41 +103,18 @@ on_idle_io(struct ev_loop *l, struct ev_io *io, uint32_t events)
 	struct upstream *u = UP_FROM(io, io);
 	char c;
 
-	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-		upstream_close(u);
-	else if ((events & EPOLLIN) && (recv(io->fd, &c, 1,
-	    MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN))
+	if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) ||
+	    ((events & EPOLLIN) && (recv(io->fd, &c, 1,
+	    MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN)))
 		upstream_close(u);
 }
 
 void
 upstream_deadline(struct upstream *u, uint64_t ms)
 {
-	if (ms == 0) {
-		u->deadline = 0;
-		return;
-	}
-	u->deadline = ev_now(loop) + ms;
-	if (ev_timer_active(&u->timer) && u->timer.when <= u->deadline)
-		return;
 	/* The heap has room for one timer per connection struct. */
-	if (ev_timer_start(loop, &u->timer, ms) == -1)
+	if (ev_deadline_set(loop, &u->timer, ms) == -1)
 		fatalx("upstream: timer heap full");
-}
-
-bool
-upstream_deadline_due(struct upstream *u)
-{
-	uint64_t now = ev_now(loop);
-
-	if (u->deadline == 0)
-		return false;
-	if (now < u->deadline) {
-		upstream_deadline(u, u->deadline - now);
-		return false;
-	}
-	u->deadline = 0;
-	return true;
 }
 
 static void
@@ -147,12 +122,12 @@ on_idle_timer(struct ev_loop *l, struct ev_timer *t)
 {
 	struct upstream *u = UP_FROM(t, timer);
 
-	if (upstream_deadline_due(u))
+	if (ev_deadline_due(l, t))
 		upstream_close(u);
 }
 
 /* Hands the connection over; its timer stays in the heap, with no
-   deadline (see upstream_deadline), so this costs no heap operation. */
+   deadline (see ev_deadline_set), so this costs no heap operation. */
 static void
 make_busy(struct upstream *u, void *owner, ev_io_fn *io_fn,
     ev_timer_fn *timer_fn)
@@ -160,7 +135,7 @@ make_busy(struct upstream *u, void *owner, ev_io_fn *io_fn,
 	u->owner = owner;
 	u->io.fn = io_fn;
 	u->timer.fn = timer_fn;
-	u->deadline = 0;
+	upstream_deadline(u, 0);
 }
 
 struct upstream *

@@ -22,7 +22,6 @@ struct upstream {
 	TAILQ_ENTRY(upstream)	 entry;		/* idle pool or free */
 	const struct conf_server *server;
 	void			*owner;		/* its client; NULL idle */
-	uint64_t		 deadline;	/* loop ms; 0: none */
 	uint32_t		 uses;		/* requests sent on it */
 	bool			 connecting;	/* connect(2) going on */
 	bool			 can_read;	/* edge, no EAGAIN yet */
@@ -68,15 +67,11 @@ void		 upstream_put(struct upstream *u);
 void		 upstream_close(struct upstream *u);
 
 /*
- * Deadlines are kept lazily, so that moving one costs no timer heap
- * operation in the common case: upstream_deadline() sets the deadline
- * `ms` from now (0 clears it) and re-arms the timer only if it would fire
- * too late.  The timer callback must first ask upstream_deadline_due():
- * true when the deadline has passed (it is then cleared); otherwise the
- * timer was re-armed for what is left, or the deadline was cleared and
- * the timer just lapses.
+ * Sets the connection's deadline `ms` from now, 0 for none: a lazy one
+ * (ev_deadline_set), so the timer callback the owner gave first asks
+ * ev_deadline_due(loop, &u->timer).  The heap has room for every
+ * connection's timer; if it had not, the process ends (fatalx).
  */
 void		 upstream_deadline(struct upstream *u, uint64_t ms);
-bool		 upstream_deadline_due(struct upstream *u);
 
 #endif

@@ -9,7 +9,15 @@
  *            after shutdown_timeout.  The supervisor's death arrives as
  *            SIGQUIT too (PR_SET_PDEATHSIG), so an orphaned worker drains.
  *   SIGTERM, SIGINT  exit at once.
- *   SIGUSR1  reopen the error log.
+ *   SIGUSR1  reopen the error log and the access log.
+ *
+ * The access log (access_log = PATH) is opened by each worker at start,
+ * after the change of user, so the file must be writable by `user`.  A
+ * worker that cannot open it exits with status 1 and says why: the
+ * supervisor restarts it, and once the failures pass restart_intensity it
+ * stops forklift with the reason in the error log, rather than serving
+ * requests nobody can account for.  Lines still held are written out at
+ * any exit (access_log.c).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +32,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/process.h"
+#include "worker/access_log.h"
 #include "worker/balance.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
@@ -44,8 +53,8 @@
 /* Pause in accepting after the process ran out of descriptors. */
 #define ACCEPT_PAUSE_MS	100
 /* Timers of the worker itself: accept pause, shutdown deadline, drain
-   poll. */
-#define WORKER_TIMERS	4
+   poll, the access log's flush, and one spare. */
+#define WORKER_TIMERS	5
 /* While draining with admin responses still going out, look this often
    whether the worker may exit. */
 #define DRAIN_POLL_MS	50
@@ -233,6 +242,8 @@ on_signal(struct ev_loop *l, struct ev_io *io, uint32_t events)
 		case SIGUSR1:
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the error log");
+			/* Says why itself, and keeps the old file. */
+			(void)access_log_reopen();
 			break;
 		default:
 			break;
@@ -284,6 +295,14 @@ setup(const struct worker_args *args)
 	if ((w.loop = ev_create(proxy_timers_needed(conf) + WORKER_TIMERS +
 	    ADMIN_TIMERS)) == NULL)
 		fatal("ev_create");
+	/* Before the proxy, which gathers log fields only if it is on.  An
+	   error, not an alert: the supervisor's giving up is the alert. */
+	if (access_log_open(conf->access_log, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		exit(1);
+	}
+	if (access_log_enabled() && access_log_timer_start(w.loop) == -1)
+		fatalx("worker: timer heap full");
 	if (proxy_init(conf, args->shm, args->slot, w.loop, on_release, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);

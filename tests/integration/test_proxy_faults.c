@@ -108,16 +108,31 @@ raw_recv(int fd, char *buf, size_t cap, int ms, bool *eof)
 	return have;
 }
 
+/* The count after `key` ("requests=") in a backend's /stats answer. */
+static unsigned long long
+stat_of(const char *body, const char *key)
+{
+	const char *p = strstr(body, key);
+	unsigned long long v;
+	char *end;
+
+	ck_assert_msg(p != NULL, "no %s in: %s", key, body);
+	p += strlen(key);
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	ck_assert_msg(errno == 0 && end != p, "bad %s in: %s", key, body);
+	return v;
+}
+
 static unsigned long long
 backend_requests(const struct hbackend *b)
 {
 	struct hresponse r;
-	unsigned long long acc, req;
+	unsigned long long req;
 
 	h_get(b->port, "/stats", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_int_eq(sscanf(r.body, "accepted=%llu requests=%llu", &acc,
-	    &req), 2);
+	req = stat_of(r.body, "requests=");
 	h_response_free(&r);
 	return req;
 }
@@ -250,7 +265,7 @@ START_TEST(test_proxy_client_timeouts)
 	fd = raw_connect(f.port);
 	raw_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	n = raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
-	ck_assert_msg(eof && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 &&
+	ck_assert_msg(eof && n > 13 && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 &&
 	    strstr(buf, "Connection:") == NULL, "%s", buf);
 	close(fd);
 	h_forklift_stop(&f);
@@ -405,12 +420,11 @@ backend_alone(void *arg)
 {
 	struct idle_arg *a = arg;
 	struct hresponse r;
-	unsigned long long acc, req, act = 99;
+	unsigned long long act = 99;
 
 	h_get(a->b->port, "/stats", NULL, &r);
 	if (r.status == 200)
-		sscanf(r.body, "accepted=%llu requests=%llu active=%llu", &acc,
-		    &req, &act);
+		act = stat_of(r.body, "active=");
 	h_response_free(&r);
 	return act == 1;
 }
@@ -604,7 +618,7 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	tc = tcase_create("requests");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_proxy_malformed);

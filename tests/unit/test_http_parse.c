@@ -201,7 +201,8 @@ static const struct req_ok req_ok[] = {
 	  .method = HTTP_METHOD_GET, .method_name = "GET", .target = "/",
 	  .minor = 1, .nheaders = 9, .host = "a",
 	  .connection = HTTP_CONN_CLOSE | HTTP_CONN_OTHER,
-	  .hop = "connection|X-Foo|Keep-Alive|TE|Proxy-Connection|X-FOO" },
+	  .hop = "connection|X-Foo|Keep-Alive|TE|Trailer|Proxy-Connection|"
+	  "X-FOO" },
 	{ "Connection cannot drop framing or routing",
 	  RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
 	  "Connection: content-length, Host, transfer-encoding\r\n\r\n"),
@@ -694,11 +695,14 @@ START_TEST(test_field_kinds)
 		{ "Proxy-Connection", HTTP_FIELD_PROXY_CONNECTION, 1 },
 		{ "te", HTTP_FIELD_TE, 1 },
 		{ "UPGRADE", HTTP_FIELD_UPGRADE, 1 },
-		{ "Trailer", HTTP_FIELD_TRAILER, 0 },
+		{ "Trailer", HTTP_FIELD_TRAILER, 1 },
 		{ "Expect", HTTP_FIELD_EXPECT, 0 },
 		{ "X-Forwarded-For", HTTP_FIELD_X_FORWARDED_FOR, 0 },
 		{ "X-FORWARDED-PROTO", HTTP_FIELD_X_FORWARDED_PROTO, 0 },
 		{ "x-forwarded-host", HTTP_FIELD_X_FORWARDED_HOST, 0 },
+		{ "User-Agent", HTTP_FIELD_USER_AGENT, 0 },
+		{ "REFERER", HTTP_FIELD_REFERER, 0 },
+		{ "x-request-ID", HTTP_FIELD_X_REQUEST_ID, 0 },
 		{ "Hosts", HTTP_FIELD_OTHER, 0 },
 		{ "Content-Lengths", HTTP_FIELD_OTHER, 0 },
 		{ "T", HTTP_FIELD_OTHER, 0 },
@@ -735,6 +739,73 @@ START_TEST(test_field_kinds)
 	ck_assert_int_eq(http_header_find(buf, h, r.nheaders, "expect", 6), 9);
 	ck_assert_int_eq(http_header_find(buf, h, r.nheaders, "HOST", 4), 0);
 	ck_assert_int_eq(http_header_find(buf, h, r.nheaders, "Via", 3), -1);
+}
+END_TEST
+
+/*
+ * Kind of the one field line `name: 0` of a response, parsed whole (a
+ * response: no Host needed, and "0" suits every known field there).
+ */
+static int
+kind_of(const char *name)
+{
+	struct http_header	 h[MAX_HEADERS];
+	struct http_response	 r;
+	char			 buf[256];
+	int			 len;
+
+	len = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n%s: 0\r\n\r\n",
+	    name);
+	http_response_init(&r, h, MAX_HEADERS);
+	ck_assert_int_eq(http_parse_response(buf, (size_t)len, MAX_HEAD, &r),
+	    len);
+	ck_assert_uint_eq(r.nheaders, 1);
+	return h[0].kind;
+}
+
+/*
+ * Names are told apart by length and first letter, then compared a word
+ * at a time: every known name in upper and in lower case is known, and
+ * every one with a single byte changed (to a letter, a digit or another
+ * tchar, case-folded or not), or one byte shorter or longer, is not.
+ */
+START_TEST(test_field_kind_near_misses)
+{
+	static const char *const known[] = { "te", "host", "expect",
+	    "upgrade", "trailer", "referer", "connection", "keep-alive",
+	    "user-agent", "x-request-id", "content-length",
+	    "x-forwarded-for", "proxy-connection", "x-forwarded-host",
+	    "transfer-encoding", "x-forwarded-proto" };
+	static const char subst[] = "qz0_.~^`!-A";
+	char name[32];
+	size_t i, j, k, n;
+	int kind;
+
+	for (i = 0; i < NELEM(known); i++) {
+		n = strlen(known[i]);
+		kind = kind_of(known[i]);
+		ck_assert_int_ne(kind, HTTP_FIELD_OTHER);
+		for (j = 0; j <= n; j++)
+			name[j] = (char)(known[i][j] & ~0x20 & 0xff);
+		for (j = 0; j < n; j++)
+			if (known[i][j] == '-')
+				name[j] = '-';
+		ck_assert_int_eq(kind_of(name), kind);
+		for (j = 0; j < n; j++) {
+			for (k = 0; k < sizeof(subst) - 1; k++) {
+				memcpy(name, known[i], n + 1);
+				if ((subst[k] | 0x20) == known[i][j])
+					continue;	/* the same letter */
+				name[j] = subst[k];
+				ck_assert_msg(kind_of(name) == HTTP_FIELD_OTHER,
+				    "%s taken for %s", name, known[i]);
+			}
+		}
+		snprintf(name, sizeof(name), "%ss", known[i]);
+		ck_assert_int_eq(kind_of(name), HTTP_FIELD_OTHER);
+		snprintf(name, sizeof(name), "%.*s", (int)n - 1, known[i]);
+		ck_assert_int_eq(kind_of(name), HTTP_FIELD_OTHER);
+	}
 }
 END_TEST
 
@@ -1439,6 +1510,60 @@ START_TEST(test_chunked_invalid)
 }
 END_TEST
 
+/*
+ * What the proxy relies on (see struct http_chunked): right after the LF
+ * of a line, `remaining` is the size of the chunk whose data follows, and
+ * 0 when a line follows.  Fed a byte at a time, then a line at a time.
+ */
+START_TEST(test_chunked_remaining_after_lines)
+{
+	static const char body[] = "5;a=b\r\nhello\r\n1A\r\n"
+	    "abcdefghijklmnopqrstuvwxyz\r\n0\r\nX: y\r\n\r\n";
+	/* After each LF but the last: a size line's chunk size, else 0. */
+	static const uint64_t after_lf[] = { 5, 0, 26, 0, 0, 0 };
+	struct http_chunked c;
+	size_t i, k, used, start;
+	int rc = 0;
+
+	http_chunked_init(&c);
+	for (i = k = 0; i < sizeof(body) - 1; i++) {
+		rc = http_chunked_feed(&c, body + i, 1, &used);
+		ck_assert_uint_eq(used, 1);
+		if (body[i] != '\n' || rc == HTTP_CHUNKED_DONE)
+			continue;
+		ck_assert_uint_lt(k, NELEM(after_lf));
+		ck_assert_msg(c.remaining == after_lf[k], "after LF %zu: %llu",
+		    k, (unsigned long long)c.remaining);
+		k++;
+	}
+	ck_assert_int_eq(rc, HTTP_CHUNKED_DONE);
+	ck_assert_uint_eq(k, NELEM(after_lf));
+
+	http_chunked_init(&c);
+	for (start = 0, k = 0; k < NELEM(after_lf); k++) {
+		i = (size_t)(strchr(body + start, '\n') - body) + 1;
+		rc = http_chunked_feed(&c, body + start, i - start, &used);
+		ck_assert_int_eq(rc, HTTP_INCOMPLETE);
+		ck_assert_uint_eq(used, i - start);
+		ck_assert_uint_eq(c.remaining, after_lf[k]);
+		start = i;
+		if (after_lf[k] > 0) {
+			/* The data and the CRLF after it come with the next
+			   line: skip over the data here. */
+			rc = http_chunked_feed(&c, body + start,
+			    (size_t)after_lf[k], &used);
+			ck_assert_int_eq(rc, HTTP_INCOMPLETE);
+			ck_assert_uint_eq(used, after_lf[k]);
+			ck_assert_uint_eq(c.remaining, 0);
+			start += used;
+		}
+	}
+	rc = http_chunked_feed(&c, body + start, sizeof(body) - 1 - start,
+	    &used);
+	ck_assert_int_eq(rc, HTTP_CHUNKED_DONE);
+}
+END_TEST
+
 START_TEST(test_chunked_limits)
 {
 	struct http_chunked	 c;
@@ -1504,6 +1629,7 @@ http_parse_suite(void)
 	tcase_add_loop_test(tc, test_request_valid, 0, NELEM(req_ok));
 	tcase_add_loop_test(tc, test_request_invalid, 0, NELEM(req_bad));
 	tcase_add_test(tc, test_field_kinds);
+	tcase_add_test(tc, test_field_kind_near_misses);
 	tcase_add_test(tc, test_request_limits);
 	tcase_add_test(tc, test_request_resume);
 	tcase_add_test(tc, test_long_text);
@@ -1521,6 +1647,7 @@ http_parse_suite(void)
 	tcase_add_loop_test(tc, test_chunked_valid, 0, NELEM(chunk_ok));
 	tcase_add_loop_test(tc, test_chunked_invalid, 0, NELEM(chunk_bad));
 	tcase_add_test(tc, test_chunked_limits);
+	tcase_add_test(tc, test_chunked_remaining_after_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
