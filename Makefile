@@ -31,7 +31,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Debian packages: what the build and the tests need.
 DEB_PKGS := build-essential pkg-config libbsd-dev libinih-dev check \
-	    libcurl4-openssl-dev mandoc man-db chromium fonts-dejavu-core
+	    libcurl4-openssl-dev mandoc man-db chromium fonts-dejavu-core \
+	    valgrind clang
 PKGS	:= libbsd inih
 TEST_PKGS := check libcurl
 
@@ -52,6 +53,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 HARNESS_SRC := $(wildcard tests/integration/harness*.c)
+# The fuzz harnesses: replayed over their corpora by every test run, and
+# run under libFuzzer by `make fuzz`.
+FUZZ_NAMES := request response chunked config
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 # Tests written as scripts; each takes the build directory as $$1.
 SCRIPT_TESTS := tests/man/test_man.sh tests/install/test_install.sh \
 		tests/browser/test_status_page.sh
@@ -69,6 +74,7 @@ deps:
 	command -v mandoc >/dev/null 2>&1 || missing="$$missing mandoc"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
 	for p in libbsd:libbsd-dev inih:libinih-dev check:check \
 	    libcurl:libcurl4-openssl-dev; do \
 		pkg-config --exists $${p%%:*} 2>/dev/null || \
@@ -112,17 +118,42 @@ $(BUILD)/tests/integration/test_%: tests/integration/test_%.c $(HARNESS_SRC) \
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(HARNESS_SRC) \
 	    $(BUILD)/libforklift.a $(TEST_LIBS) $(LDLIBS) -pthread
 
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+    tests/fuzz/fuzz.h $(BUILD)/libforklift.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ tests/fuzz/replay.c $< \
+	    $(BUILD)/libforklift.a $(LDLIBS)
+
+# libFuzzer wants clang and its own build of every object.
+FUZZ_BUILD := build/fuzzer
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+	    EXTRA_CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
+	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+	tests/fuzz/run.sh $(FUZZ_BUILD)
+
+$(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h \
+    $(FUZZ_BUILD)/libforklift.a
+	@mkdir -p $(@D)
+	clang $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_BUILD)/libforklift.a $(LDLIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh $(BUILD)
 
 # The tests of one build: every unit test, then every integration test.
 # All run even when one fails; the summary names the failures.
-test: $(BUILD)/forklift $(BUILD)/backend $(UNIT_BIN) $(INTEG_BIN)
+# The daemon runs once under valgrind, in the build without sanitizers.
+test: $(BUILD)/forklift $(BUILD)/backend $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
 	@FORKLIFT_BIN=$(CURDIR)/$(BUILD)/forklift \
 	 BACKEND_BIN=$(CURDIR)/$(BUILD)/backend \
 	 FORKLIFT_SRCDIR=$(CURDIR) \
-	 tests/run-tests.sh $(BUILD) $(UNIT_BIN) $(INTEG_BIN) $(SCRIPT_TESTS)
+	 tests/run-tests.sh $(BUILD) $(UNIT_BIN) $(REPLAY_BIN) $(INTEG_BIN) \
+	    $(SCRIPT_TESTS) \
+	    $(if $(EXTRA_CFLAGS),,tests/valgrind/test_valgrind.sh)
 
 check: deps
 	@$(MAKE) --no-print-directory test
