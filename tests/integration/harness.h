@@ -196,6 +196,11 @@ void	h_response_free(struct hresponse *);
 
 /* Raw socket: connect to 127.0.0.1:port, send `req`, read until the peer
    closes or ms pass; returns bytes read into out (NUL-terminated). */
+/* A blocking TCP connection to 127.0.0.1:port (fails the test if none). */
+int	h_connect(int port);
+/* Sends all of s, or fails the test. */
+void	h_send(int fd, const char *s, size_t len);
+
 size_t	h_raw(int port, const char *req, size_t reqlen, char *out,
 	    size_t outlen, int ms);
 

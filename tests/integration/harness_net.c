@@ -72,6 +72,33 @@ h_free_port(void)
 }
 
 int
+h_connect(int port)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
+	loopback(&sin, port);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect 127.0.0.1:%d: %s", port, strerror(errno));
+	return fd;
+}
+
+void
+h_send(int fd, const char *s, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, s, len, MSG_NOSIGNAL);
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+int
 h_hold_port(int *port)
 {
 	struct sockaddr_in sin;

@@ -58,36 +58,6 @@ make_ini(char *ini, size_t len, const char *global, const char *listen,
 	ck_assert(n > 0 && (size_t)n < len);
 }
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ne(fd, -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, s, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Whether buf[0..len) holds a whole response with a Content-Length. */
 static bool
 response_done(const char *buf, size_t len)
@@ -159,8 +129,8 @@ exchange(int port, const char *req, size_t len, char *buf, size_t cap,
 	size_t n;
 	int fd;
 
-	fd = raw_connect(port);
-	raw_send(fd, req, len);
+	fd = h_connect(port);
+	h_send(fd, req, len);
 	n = read_response(fd, buf, cap, WAIT_MS, eof, NULL);
 	if (!*eof && want_close)
 		*eof = closes(fd, WAIT_MS);
@@ -405,9 +375,9 @@ send_body_bytewise(int fd, const char *req, size_t len)
 	size_t i, head;
 
 	head = (size_t)(strstr(req, "\r\n\r\n") + 4 - req);
-	raw_send(fd, req, head);
+	h_send(fd, req, head);
 	for (i = head; i < len; i++)
-		raw_send(fd, req + i, 1);
+		h_send(fd, req + i, 1);
 }
 
 START_TEST(test_chunk_size_digits)
@@ -453,7 +423,7 @@ START_TEST(test_chunk_size_digits)
 	 * server when the 17th digit comes: the client still gets the
 	 * proxy's 400, not the body, and the connection ends.
 	 */
-	fd = raw_connect(f.port);
+	fd = h_connect(f.port);
 	send_body_bytewise(fd, req, len);
 	read_response(fd, buf, sizeof(buf), WAIT_MS, &eof, NULL);
 	if (!eof)
@@ -488,8 +458,8 @@ START_TEST(test_max_connections)
 
 	/* At the limit: every connection served and kept open. */
 	for (i = 0; i < MAXCONN; i++) {
-		fds[i] = raw_connect(f.port);
-		raw_send(fds[i], get, sizeof(get) - 1);
+		fds[i] = h_connect(f.port);
+		h_send(fds[i], get, sizeof(get) - 1);
 		read_response(fds[i], buf, sizeof(buf), WAIT_MS, &eof, NULL);
 		assert_served("at the limit", buf);
 		ck_assert(!eof);
@@ -501,8 +471,8 @@ START_TEST(test_max_connections)
 	 * resets them.
 	 */
 	for (i = 0; i < 3; i++) {
-		extra[i] = raw_connect(f.port);
-		raw_send(extra[i], get, sizeof(get) - 1);
+		extra[i] = h_connect(f.port);
+		h_send(extra[i], get, sizeof(get) - 1);
 	}
 	n = read_response(extra[0], buf, sizeof(buf), 700, &eof, &reset);
 	ck_assert_msg(n == 0 && !eof, "served past the limit: %s%s", buf,
@@ -514,7 +484,7 @@ START_TEST(test_max_connections)
 	}
 
 	/* The connections already in keep their service. */
-	raw_send(fds[0], get, sizeof(get) - 1);
+	h_send(fds[0], get, sizeof(get) - 1);
 	read_response(fds[0], buf, sizeof(buf), WAIT_MS, &eof, NULL);
 	assert_served("an accepted connection at the limit", buf);
 
@@ -579,8 +549,8 @@ START_TEST(test_idle_upstream_per_server)
 
 	/* N + 5 requests in flight at once: N + 5 upstream connections. */
 	for (i = 0; i < CONCURRENT; i++) {
-		fds[i] = raw_connect(f.port);
-		raw_send(fds[i], get, sizeof(get) - 1);
+		fds[i] = h_connect(f.port);
+		h_send(fds[i], get, sizeof(get) - 1);
 	}
 	a.b = &b;
 	ck_assert_msg(h_wait_until(all_active, &a, WAIT_MS),
@@ -598,7 +568,7 @@ START_TEST(test_idle_upstream_per_server)
 
 	/* The idle ones are reused: no new connection for the next N. */
 	for (i = 0; i < KEEPALIVE; i++) {
-		raw_send(fds[i], get, sizeof(get) - 1);
+		h_send(fds[i], get, sizeof(get) - 1);
 		read_response(fds[i], buf, sizeof(buf), WAIT_MS, &eof, NULL);
 		assert_served("after", buf);
 	}

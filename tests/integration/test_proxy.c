@@ -67,36 +67,6 @@ make_ini(char *ini, size_t len, const char *global, const char *pool,
 	ck_assert_uint_lt(n, len);
 }
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ne(fd, -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, s, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * Reads into buf (from `have` on) until buf holds `needle` (NULL: until
  * the peer closes), the peer closes, or ms pass.  Returns the bytes held
@@ -134,9 +104,9 @@ raw_exchange(int port, const char *req, char *buf, size_t cap)
 {
 	bool eof;
 	size_t n;
-	int fd = raw_connect(port);
+	int fd = h_connect(port);
 
-	raw_send(fd, req, strlen(req));
+	h_send(fd, req, strlen(req));
 	n = raw_recv(fd, buf, cap, 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof, "the proxy did not close; got: %.300s", buf);
 	close(fd);
@@ -451,15 +421,15 @@ START_TEST(test_proxy_http10)
 	ck_assert_int_eq(count_of(buf, "Connection: close\r\n"), 1);
 
 	/* 1.0 with keep-alive: kept, and said so. */
-	fd = raw_connect(fk.port);
-	raw_send(fd, "GET /home HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+	fd = h_connect(fk.port);
+	h_send(fd, "GET /home HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 	    46);
 	n = raw_recv(fd, buf, sizeof(buf), 0, "Hello from server: app", RAW_MS,
 	    &eof);
 	n = raw_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
 	ck_assert_msg(n > 0 && !eof &&
 	    strstr(buf, "Connection: keep-alive\r\n"), "%s", buf);
-	raw_send(fd, "GET /status/202 HTTP/1.0\r\n\r\n", 28);
+	h_send(fd, "GET /status/202 HTTP/1.0\r\n\r\n", 28);
 	n = raw_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && n > 12 && strncmp(buf, "HTTP/1.1 202", 12) == 0,
 	    "%s", buf);
@@ -506,8 +476,8 @@ START_TEST(test_proxy_pipelining)
 	bool eof;
 
 	/* Three requests in one write, answered in order. */
-	fd = raw_connect(fk.port);
-	raw_send(fd, "GET /status/201 HTTP/1.1\r\nHost: t\r\n\r\n"
+	fd = h_connect(fk.port);
+	h_send(fd, "GET /status/201 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /home?delay=50 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /status/404 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 	    37 + 40 + 56);
@@ -520,8 +490,8 @@ START_TEST(test_proxy_pipelining)
 	ck_assert_int_eq(count_of(buf, "HTTP/1.1 "), 3);
 
 	/* 204 and 304 have no body: the next response follows at once. */
-	fd = raw_connect(fk.port);
-	raw_send(fd, "GET /status/204 HTTP/1.1\r\nHost: t\r\n\r\n"
+	fd = h_connect(fk.port);
+	h_send(fd, "GET /status/204 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /status/304 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /status/203 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 	    37 + 37 + 56);
@@ -541,14 +511,14 @@ START_TEST(test_proxy_expect_continue)
 	bool eof;
 	int fd;
 
-	fd = raw_connect(fk.port);
-	raw_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+	fd = h_connect(fk.port);
+	h_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
 	    "Expect: 100-continue\r\n\r\n", 75);
 	/* The server's 100 is relayed before the body is sent. */
 	n = raw_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 100 Continue\r\n", 23) == 0,
 	    "%s", buf);
-	raw_send(fd, "hello", 5);
+	h_send(fd, "hello", 5);
 	n = raw_recv(fd, buf, sizeof(buf), n, "fnv1a64=", RAW_MS, &eof);
 	raw_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
 	ck_assert_msg(in_order(buf, (const char *const[]){ "HTTP/1.1 100",
@@ -591,8 +561,8 @@ START_TEST(test_proxy_backpressure)
 	char *body;
 	int fd;
 
-	fd = raw_connect(fk.port);
-	raw_send(fd, "GET /bytes/8388608 HTTP/1.1\r\nHost: t\r\n"
+	fd = h_connect(fk.port);
+	h_send(fd, "GET /bytes/8388608 HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n", 59);
 	usleep(300 * 1000);	/* not a synchronisation: a slow client */
 	n = (ssize_t)raw_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS,
@@ -650,10 +620,10 @@ START_TEST(test_proxy_upstream_pool_limits)
 	make_ini(ini, sizeof(ini), "", "keepalive = 1\n"
 	    "keepalive_timeout = 700ms\n", &b, 1);
 	h_forklift_start(&f, ini);
-	fd1 = raw_connect(f.port);
-	fd2 = raw_connect(f.port);
-	raw_send(fd1, slow, sizeof(slow) - 1);
-	raw_send(fd2, slow, sizeof(slow) - 1);
+	fd1 = h_connect(f.port);
+	fd2 = h_connect(f.port);
+	h_send(fd1, slow, sizeof(slow) - 1);
+	h_send(fd2, slow, sizeof(slow) - 1);
 	raw_recv(fd1, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
 	raw_recv(fd2, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
@@ -738,14 +708,14 @@ START_TEST(test_proxy_drain)
 	h_family_wait(&fam, f.pid, 1, 5000);
 	worker = fam.workers[0];
 
-	fs = raw_connect(f.port);
-	raw_send(fs, "GET /home?delay=1000 HTTP/1.1\r\nHost: t\r\n\r\n", 42);
+	fs = h_connect(f.port);
+	h_send(fs, "GET /home?delay=1000 HTTP/1.1\r\nHost: t\r\n\r\n", 42);
 	aa.b = &b;
 	aa.want = 2;		/* the slow request's and this one's */
 	ck_assert(h_wait_until(backend_active, &aa, 5000));
 
-	fi = raw_connect(f.port);
-	raw_send(fi, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+	fi = h_connect(f.port);
+	h_send(fi, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	n = raw_recv(fi, idle, sizeof(idle), 0, "Hello from server: solo\n",
 	    RAW_MS, &eof);
 	ck_assert_msg(n > 0 && !eof && strstr(idle, "solo\n"), "%s", idle);

@@ -53,36 +53,6 @@ make_ini(char *ini, size_t len, const char *global, const char *listen,
 	ck_assert_uint_lt(n, len);
 }
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ne(fd, -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, s, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Reads until the peer closes or ms pass; *eof says which. */
 static size_t
 raw_recv(int fd, char *buf, size_t cap, int ms, bool *eof)
@@ -202,8 +172,8 @@ START_TEST(test_proxy_malformed)
 			req = big;
 			status = 431;
 		}
-		fd = raw_connect(f.port);
-		raw_send(fd, req, len);
+		fd = h_connect(f.port);
+		h_send(fd, req, len);
 		raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
 		close(fd);
 		snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
@@ -239,9 +209,9 @@ START_TEST(test_proxy_client_timeouts)
 	h_forklift_start(&f, ini);
 
 	/* Part of a head, then nothing: 408 and closed. */
-	fd = raw_connect(f.port);
+	fd = h_connect(f.port);
 	t0 = now_ms();
-	raw_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n", 29);
+	h_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n", 29);
 	raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
 	close(fd);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 408 ", 13) == 0 && eof, "%s",
@@ -249,8 +219,8 @@ START_TEST(test_proxy_client_timeouts)
 	ck_assert_int_ge(now_ms() - t0, 250);
 
 	/* A body that stops coming: 408 as well. */
-	fd = raw_connect(f.port);
-	raw_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\n"
+	fd = h_connect(f.port);
+	h_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\n"
 	    "Content-Length: 10\r\n\r\nabc", 57);
 	raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
 	close(fd);
@@ -258,12 +228,12 @@ START_TEST(test_proxy_client_timeouts)
 	    buf);
 
 	/* Idle keep-alive, before and after a request: closed silently. */
-	fd = raw_connect(f.port);
+	fd = h_connect(f.port);
 	n = raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
 	ck_assert(eof && n == 0);
 	close(fd);
-	fd = raw_connect(f.port);
-	raw_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+	fd = h_connect(f.port);
+	h_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	n = raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
 	ck_assert_msg(eof && n > 13 && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 &&
 	    strstr(buf, "Connection:") == NULL, "%s", buf);
@@ -331,7 +301,7 @@ stuck_listener(int *port, int *filler)
 	ck_assert_int_eq(listen(fd, 0), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	*port = ntohs(sin.sin_port);
-	*filler = raw_connect(*port);	/* the one place in the queue */
+	*filler = h_connect(*port);	/* the one place in the queue */
 	return fd;
 }
 
@@ -529,16 +499,16 @@ START_TEST(test_proxy_reused_connection_race)
 	make_ini(ini, sizeof(ini), "", "", "retries = 0\n", &port, 1);
 	h_forklift_start(&f, ini);
 
-	c = raw_connect(f.port);
-	raw_send(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", 28);
+	c = h_connect(f.port);
+	h_send(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", 28);
 	s1 = fake_accept(lfd);
 	fake_read_request(s1, buf, sizeof(buf), "\r\n\r\n");
-	raw_send(s1, fake_ok, sizeof(fake_ok) - 1);
+	h_send(s1, fake_ok, sizeof(fake_ok) - 1);
 	raw_recv(c, buf, sizeof(buf), 300, &eof);
 	ck_assert_msg(strstr(buf, "ok\n") != NULL, "%s", buf);
 
 	/* Reused, and closed under the request. */
-	raw_send(c, "GET /b HTTP/1.1\r\nHost: t\r\n"
+	h_send(c, "GET /b HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n", 47);
 	fake_read_request(s1, buf, sizeof(buf), "\r\n\r\n");
 	ck_assert(strncmp(buf, "GET /b ", 7) == 0);
@@ -546,15 +516,15 @@ START_TEST(test_proxy_reused_connection_race)
 	s2 = fake_accept(lfd);
 	fake_read_request(s2, buf, sizeof(buf), "\r\n\r\n");
 	ck_assert(strncmp(buf, "GET /b ", 7) == 0);
-	raw_send(s2, fake_ok, sizeof(fake_ok) - 1);
+	h_send(s2, fake_ok, sizeof(fake_ok) - 1);
 	raw_recv(c, buf, sizeof(buf), RAW_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && eof, "%s",
 	    buf);
 	close(c);
 
 	/* The same for a POST: not sent twice. */
-	c = raw_connect(f.port);
-	raw_send(c, "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+	c = h_connect(f.port);
+	h_send(c, "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
 	    "Connection: close\r\n\r\nbody", 72);
 	fake_read_request(s2, buf, sizeof(buf), "body");
 	close(s2);
@@ -582,10 +552,10 @@ START_TEST(test_proxy_max_connections)
 	make_ini(ini, sizeof(ini), "max_connections = 2\n", "", "", &b.port,
 	    1);
 	h_forklift_start(&f, ini);
-	c1 = raw_connect(f.port);
-	c2 = raw_connect(f.port);
-	raw_send(c1, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
-	raw_send(c2, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+	c1 = h_connect(f.port);
+	c2 = h_connect(f.port);
+	h_send(c1, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+	h_send(c2, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	/* Both answered and kept open: the worker is at its limit. */
 	n = raw_recv(c1, buf, sizeof(buf), 1000, &eof);
 	ck_assert(n > 0 && !eof);
@@ -593,8 +563,8 @@ START_TEST(test_proxy_max_connections)
 	ck_assert(n > 0 && !eof);
 
 	/* The third waits in the queue, neither answered nor reset... */
-	c3 = raw_connect(f.port);
-	raw_send(c3, "GET /home HTTP/1.1\r\nHost: t\r\n"
+	c3 = h_connect(f.port);
+	h_send(c3, "GET /home HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n", 50);
 	n = raw_recv(c3, buf, sizeof(buf), 500, &eof);
 	ck_assert_msg(n == 0 && !eof, "answered at the limit: %s", buf);

@@ -82,19 +82,6 @@ raw_connect(int port, int rcvbuf)
 	return fd;
 }
 
-static void
-raw_send(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, s, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Whether buf[0..len) holds a whole response with a Content-Length. */
 static bool
 response_done(const char *buf, size_t len)
@@ -144,7 +131,7 @@ quick_one(struct quick *q)
 	static char buf[RESP_MAX];
 	long long t0 = now_us();
 
-	raw_send(q->fd, get_home, sizeof(get_home) - 1);
+	h_send(q->fd, get_home, sizeof(get_home) - 1);
 	read_response(q->fd, buf, sizeof(buf), WAIT_MS);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0,
 	    "quick request %d: %.200s", q->n, buf);
@@ -322,7 +309,7 @@ START_TEST(test_never_reads)
 
 	/* Warm the worker's buffers with a large response read whole. */
 	fd = raw_connect(f.port, 0);
-	raw_send(fd, warm, sizeof(warm) - 1);
+	h_send(fd, warm, sizeof(warm) - 1);
 	while (read_response(fd, buf, sizeof(buf), WAIT_MS) > 0)
 		;
 	close(fd);
@@ -339,7 +326,7 @@ START_TEST(test_never_reads)
 	 * still open (once it was seen open), until it is cut.
 	 */
 	slow = raw_connect(f.port, 4096);
-	raw_send(slow, big, sizeof(big) - 1);
+	h_send(slow, big, sizeof(big) - 1);
 	t0 = now_us();
 	while (cut_ms < 0 && (now_us() - t0) / 1000 < READER_DEADLINE_MS) {
 		for (k = 0; k < 5; k++)
