@@ -5,7 +5,8 @@
  *  - whole, with a generous limit: the result is a head length, a status
  *    the proxy may answer, or "incomplete" only while under the limit, and
  *    every span of a parsed head lies inside it;
- *  - incrementally, over prefixes of growing length, each in a fresh heap
+ *  - incrementally, over prefixes of growing length (now and then a
+ *    shorter one, which makes the parse start over), each in a fresh heap
  *    block of its exact size (so the buffer moves between calls and a read
  *    past its end trips ASan): the first result that is not "incomplete"
  *    is the whole parse's result, field for field;
@@ -22,6 +23,8 @@
    them (the header array in particular). */
 #define FUZZ_MAX_HEAD		8192
 #define FUZZ_MAX_HEADERS	24
+/* Times an incremental parse is given fewer bytes than the call before. */
+#define FUZZ_MAX_BACKS		4
 
 struct parsed {
 	struct http_request	req;
@@ -164,7 +167,7 @@ static void
 parse_pieces(const uint8_t *data, size_t size, struct fuzz_rng *rng,
     struct parsed *p)
 {
-	size_t have = 0, step;
+	size_t have = 0, step, backs = 0;
 	char *buf;
 
 	http_request_init(&p->req, p->headers, FUZZ_MAX_HEADERS);
@@ -172,8 +175,13 @@ parse_pieces(const uint8_t *data, size_t size, struct fuzz_rng *rng,
 	   whole prefix, and 16 pieces of a long head cut it well enough. */
 	step = size / 16 > 64 ? size / 16 : 64;
 	do {
-		have += 1 + fuzz_rng_below(rng, step);
-		if (have > size)
+		/* Now and then fewer bytes than before: the parse starts
+		   over, and must still end as the whole one does. */
+		if (have > 1 && backs < FUZZ_MAX_BACKS &&
+		    fuzz_rng_below(rng, 8) == 0) {
+			have = 1 + fuzz_rng_below(rng, have - 1);
+			backs++;
+		} else if ((have += 1 + fuzz_rng_below(rng, step)) > size)
 			have = size;
 		buf = copy_exact(data, have);
 		p->rc = http_parse_request(buf, have, FUZZ_MAX_HEAD, &p->req);

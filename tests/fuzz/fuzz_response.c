@@ -2,10 +2,11 @@
  * Fuzz harness of the response head parser (http_parse_response) and of
  * the body framing it implies (http_response_body).  Each input is a
  * response head as a server would send it, parsed whole, incrementally
- * (growing prefixes, each in a fresh heap block of its exact size) and
- * under a small limit derived from the input; the promises of
- * worker/http_parse.h are checked on each, and the incremental and capped
- * parses must agree with the whole one as the header says they do.
+ * (growing prefixes, now and then a shorter one, each in a fresh heap
+ * block of its exact size) and under a small limit derived from the input;
+ * the promises of worker/http_parse.h are checked on each, and the
+ * incremental and capped parses must agree with the whole one as the
+ * header says they do.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 
 #define FUZZ_MAX_HEAD		8192
 #define FUZZ_MAX_HEADERS	24
+/* Times an incremental parse is given fewer bytes than the call before. */
+#define FUZZ_MAX_BACKS		4
 
 struct parsed {
 	struct http_response	resp;
@@ -162,7 +165,7 @@ static void
 parse_pieces(const uint8_t *data, size_t size, struct fuzz_rng *rng,
     struct parsed *p)
 {
-	size_t have = 0, step;
+	size_t have = 0, step, backs = 0;
 	char *buf;
 
 	http_response_init(&p->resp, p->headers, FUZZ_MAX_HEADERS);
@@ -170,8 +173,13 @@ parse_pieces(const uint8_t *data, size_t size, struct fuzz_rng *rng,
 	   whole prefix, and 16 pieces of a long head cut it well enough. */
 	step = size / 16 > 64 ? size / 16 : 64;
 	do {
-		have += 1 + fuzz_rng_below(rng, step);
-		if (have > size)
+		/* Now and then fewer bytes than before: the parse starts
+		   over, and must still end as the whole one does. */
+		if (have > 1 && backs < FUZZ_MAX_BACKS &&
+		    fuzz_rng_below(rng, 8) == 0) {
+			have = 1 + fuzz_rng_below(rng, have - 1);
+			backs++;
+		} else if ((have += 1 + fuzz_rng_below(rng, step)) > size)
 			have = size;
 		buf = copy_exact(data, have);
 		p->rc = http_parse_response(buf, have, FUZZ_MAX_HEAD,

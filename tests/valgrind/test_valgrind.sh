@@ -360,7 +360,9 @@ for log in "$dir"/valgrind.*; do
 	elif grep -q 'definitely lost: [1-9]' "$log"; then
 		fail "valgrind, pid $p: $(grep 'definitely lost' "$log")"
 	else
-		pass "valgrind, pid $p: no error, no definite leak"
+		heap=$(sed -n 's/.*\(in use at exit: [0-9,]* bytes\).*/\1/p' \
+		    "$log")
+		pass "valgrind, pid $p: no error, no definite leak ($heap)"
 	fi
 done
 if [ "$nlogs" -ge 3 ]; then
