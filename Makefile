@@ -32,7 +32,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 # Debian packages: what the build and the tests need.
 DEB_PKGS := build-essential pkg-config libbsd-dev libinih-dev check \
 	    libcurl4-openssl-dev mandoc man-db chromium fonts-dejavu-core \
-	    valgrind clang
+	    valgrind clang curl
 PKGS	:= libbsd inih
 TEST_PKGS := check libcurl
 
@@ -75,6 +75,8 @@ deps:
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v clang >/dev/null 2>&1 || missing="$$missing clang"; \
 	for p in libbsd:libbsd-dev inih:libinih-dev check:check \
 	    libcurl:libcurl4-openssl-dev; do \
 		pkg-config --exists $${p%%:*} 2>/dev/null || \
@@ -126,7 +128,8 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
 
 # libFuzzer wants clang and its own build of every object.
 FUZZ_BUILD := build/fuzzer
-FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=undefined
 
 fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
