@@ -13,13 +13,11 @@
  * tells the old one to drain; old generations end when their last child
  * has exited, or are killed at their deadline.
  */
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bsd/libutil.h>
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 
@@ -36,6 +33,7 @@
 #include "common/process.h"
 #include "common/shm.h"
 #include "health/health.h"
+#include "supervisor/daemon.h"
 #include "supervisor/listeners.h"
 #include "supervisor/managed.h"
 #include "supervisor/notify.h"
@@ -46,8 +44,6 @@
 #define MAX_CHILDREN	(MAX_GENERATIONS * (CONF_MAX_WORKERS + 1))
 #define MAX_RESTARTS	4096	/* restart times remembered */
 #define RESPAWN_RETRY_MS 1000	/* after a fork failed on restart */
-#define FD_SLACK	256	/* descriptors a worker needs beyond its
-				   connections */
 #define TERM_GRACE_MS	5000	/* SIGTERM to SIGKILL on a fast stop */
 /* On a stop, SIGKILL comes this long after the children's own grace. */
 #define KILL_GRACE_MS	1000
@@ -87,8 +83,6 @@ struct child {
 static struct {
 	struct ev_loop	*loop;
 	struct ev_io	 sigio;
-	struct pidfh	*pidfh;
-	int		 ready_fd;	/* pipe to the launcher, or -1 */
 	bool		 foreground;	/* -f: the error log is stderr */
 	enum mode	 mode;
 	int		 status;	/* exit status */
@@ -157,10 +151,7 @@ child_run(struct generation *g, enum role role, unsigned slot, pid_t parent)
 
 	close(sup.sigio.fd);
 	ev_destroy(sup.loop);
-	if (sup.pidfh != NULL)
-		pidfile_close(sup.pidfh);
-	if (sup.ready_fd != -1)
-		close(sup.ready_fd);
+	daemon_close_fds();
 	managed_close_fds();
 	if (role == ROLE_WORKER) {
 		listeners_slot(g->conf, slot, fds, &admin_fd);
@@ -408,7 +399,6 @@ keep_fixed_settings(const struct conf *old, struct conf *new)
 	}
 }
 
-static int raise_nofile(const struct conf *, char *, size_t);
 static void reload_generation(struct generation *);
 
 static void
@@ -478,7 +468,7 @@ reload_generation(struct generation *old)
 		conf_free(conf);
 		return;
 	}
-	if (raise_nofile(conf, err, sizeof(err)) == -1 ||
+	if (daemon_raise_nofile(conf, err, sizeof(err)) == -1 ||
 	    listeners_open(conf, err, sizeof(err)) == -1) {
 		log_error("reload failed: %s; keeping generation %llu", err,
 		    old_number);
@@ -730,133 +720,6 @@ on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 		fatal("reading signals");
 }
 
-/*
- * Daemon start: the launcher forks the daemon and waits on a pipe until
- * the daemon says "ok" (its listeners are bound and its children forked)
- * or why it could not start, so the shell sees the real outcome.
- */
-static int
-detach(void)
-{
-	char buf[1024];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-	int p[2];
-
-	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
-		fprintf(stderr, "forklift: detach: %s\n", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		sup.ready_fd = p[1];
-		if (setsid() == -1)
-			fatal("setsid");
-		return 0;
-	}
-	close(p[1]);
-	while (len < sizeof(buf) - 1 &&
-	    ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
-	    (n == -1 && errno == EINTR)))
-		if (n > 0)
-			len += (size_t)n;
-	buf[len] = '\0';
-	if (strcmp(buf, "ok") == 0)
-		_exit(0);
-	fprintf(stderr, "forklift: %s\n", len > 0 ? buf :
-	    "the daemon exited before it was ready");
-	_exit(1);
-}
-
-/* Tells the launcher (if any) how the start went, then lets go of it. */
-static void
-tell_launcher(const char *word)
-{
-	int fd;
-
-	if (sup.ready_fd == -1)
-		return;
-	if (write(sup.ready_fd, word, strlen(word)) == -1)
-		log_warn("telling the launcher: %s", strerror(errno));
-	close(sup.ready_fd);
-	sup.ready_fd = -1;
-	if ((fd = open("/dev/null", O_RDWR)) == -1) {
-		log_warn("open /dev/null: %s", strerror(errno));
-		return;
-	}
-	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
-	    (!log_is_stderr() && dup2(fd, STDERR_FILENO) == -1))
-		log_warn("dup2 /dev/null: %s", strerror(errno));
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
-static int
-startup_failed(const char *what)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
-	log_alert("%s", msg);
-	tell_launcher(msg);
-	return 1;
-}
-
-/*
- * Raises RLIMIT_NOFILE to what a worker needs: a client and a server
- * socket per connection, the idle server connections it keeps, and
- * FD_SLACK for listeners, the loop, logs and admin connections.  Root may
- * raise the hard limit too; it must happen here, before the children drop
- * privileges and no longer can.  Returns 0, or -1 with why in err.
- */
-static int
-raise_nofile(const struct conf *conf, char *err, size_t errlen)
-{
-	rlim_t need = 2 * (rlim_t)conf->max_connections + FD_SLACK;
-	struct rlimit rl;
-	unsigned i;
-
-	for (i = 0; i < conf->npools; i++)
-		need += (rlim_t)conf->pools[i].keepalive *
-		    conf->pools[i].nservers;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
-		snprintf(err, errlen, "getrlimit: %s", strerror(errno));
-		return -1;
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
-		return 0;
-	rl.rlim_cur = need;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-		rl.rlim_max = need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-		snprintf(err, errlen, "max_connections = %u needs %llu file "
-		    "descriptors per worker, more than RLIMIT_NOFILE allows "
-		    "(%s): raise the limit (ulimit -n, LimitNOFILE=) or lower "
-		    "max_connections", conf->max_connections,
-		    (unsigned long long)need, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-open_pidfile(const struct conf *conf)
-{
-	pid_t other = 0;
-
-	sup.pidfh = pidfile_open(conf->pidfile, 0644, &other);
-	if (sup.pidfh != NULL)
-		return 0;
-	if (errno == EEXIST)
-		fprintf(stderr, "forklift: already running as pid %ld "
-		    "(pidfile %s)\n", (long)other, conf->pidfile);
-	else
-		fprintf(stderr, "forklift: pidfile %s: %s\n", conf->pidfile,
-		    strerror(errno));
-	return -1;
-}
-
 static int
 setup_signals(void)
 {
@@ -879,7 +742,6 @@ supervisor_main(struct conf *conf, bool foreground)
 	struct generation *g;
 	char err[1024];
 
-	sup.ready_fd = -1;
 	sup.started_ms = process_wall_ms();
 	sup.foreground = foreground;
 	if (foreground)
@@ -888,39 +750,39 @@ supervisor_main(struct conf *conf, bool foreground)
 		fprintf(stderr, "forklift: error_log %s\n", err);
 		return 1;
 	}
-	if (raise_nofile(conf, err, sizeof(err)) == -1) {
+	if (daemon_raise_nofile(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "forklift: %s\n", err);
 		conf_free(conf);
 		return 1;
 	}
-	if (open_pidfile(conf) == -1) {
+	if (daemon_open_pidfile(conf) == -1) {
 		conf_free(conf);
 		return 1;
 	}
 	if (listeners_open(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "forklift: %s\n", err);
-		pidfile_remove(sup.pidfh);
+		daemon_remove_pidfile();
 		conf_free(conf);
 		return 1;
 	}
-	if (conf->daemon && !foreground && detach() == -1)
+	if (conf->daemon && !foreground && daemon_detach() == -1)
 		return 1;
-	if (pidfile_write(sup.pidfh) == -1)
-		return startup_failed("writing the pidfile");
+	if (daemon_write_pidfile() == -1)
+		return daemon_startup_failed("writing the pidfile");
 	setproctitle("supervisor");
 	if ((sup.loop = ev_create(MAX_TIMERS)) == NULL ||
 	    setup_signals() == -1)
-		return startup_failed("event loop");
+		return daemon_startup_failed("event loop");
 	ev_timer_init(&sup.respawn, on_respawn);
 	if ((g = generation_new(conf)) == NULL)
-		return startup_failed("shared memory");
+		return daemon_startup_failed("shared memory");
 	sup.gens[sup.ngens++] = g;
 	managed_apply(sup.loop, conf, g->shm);
 	if (start_generation(g) == -1)
-		return startup_failed("starting children");
+		return daemon_startup_failed("starting children");
 	log_notice("forklift started: %u workers, pid %ld", conf->workers,
 	    (long)getpid());
-	tell_launcher("ok");
+	daemon_tell_launcher("ok");
 	notify_send("READY=1");
 
 	if (ev_run(sup.loop) == -1)
@@ -928,7 +790,7 @@ supervisor_main(struct conf *conf, bool foreground)
 	while (sup.ngens > 0)
 		generation_end(sup.gens[0]);
 	listeners_close_all();
-	pidfile_remove(sup.pidfh);
+	daemon_remove_pidfile();
 	log_notice("stopped");
 	return sup.status;
 }
