@@ -16,26 +16,12 @@
 
 #define FUZZ_MAX_HEAD		8192
 #define FUZZ_MAX_HEADERS	24
-/* Times an incremental parse is given fewer bytes than the call before. */
-#define FUZZ_MAX_BACKS		4
 
 struct parsed {
 	struct http_response	resp;
 	struct http_header	headers[FUZZ_MAX_HEADERS];
 	int			rc;
 };
-
-static char *
-copy_exact(const uint8_t *data, size_t n)
-{
-	char *p;
-
-	if ((p = malloc(n > 0 ? n : 1)) == NULL)
-		abort();
-	if (n > 0)
-		memcpy(p, data, n);
-	return p;
-}
 
 static bool
 span_in(struct http_span s, size_t end)
@@ -153,7 +139,7 @@ static void
 parse_whole(const uint8_t *data, size_t size, size_t max_head,
     struct parsed *p)
 {
-	char *buf = copy_exact(data, size);
+	char *buf = fuzz_copy_exact(data, size);
 
 	http_response_init(&p->resp, p->headers, FUZZ_MAX_HEADERS);
 	p->rc = http_parse_response(buf, size, max_head, &p->resp);
@@ -161,33 +147,26 @@ parse_whole(const uint8_t *data, size_t size, size_t max_head,
 	free(buf);
 }
 
+/* One piece of parse_pieces: returns whether the head is incomplete. */
+static bool
+parse_piece(void *arg, const char *buf, size_t len)
+{
+	struct parsed *p = arg;
+
+	p->rc = http_parse_response(buf, len, FUZZ_MAX_HEAD, &p->resp);
+	if (p->rc == HTTP_INCOMPLETE)
+		return true;
+	check_result(buf, len, FUZZ_MAX_HEAD, p);
+	return false;
+}
+
+/* Feeds growing prefixes, the buffer moving each time, as a socket would. */
 static void
 parse_pieces(const uint8_t *data, size_t size, struct fuzz_rng *rng,
     struct parsed *p)
 {
-	size_t have = 0, step, backs = 0;
-	char *buf;
-
 	http_response_init(&p->resp, p->headers, FUZZ_MAX_HEADERS);
-	/* Steps up to 64 bytes, longer in long inputs: each call copies the
-	   whole prefix, and 16 pieces of a long head cut it well enough. */
-	step = size / 16 > 64 ? size / 16 : 64;
-	do {
-		/* Now and then fewer bytes than before: the parse starts
-		   over, and must still end as the whole one does. */
-		if (have > 1 && backs < FUZZ_MAX_BACKS &&
-		    fuzz_rng_below(rng, 8) == 0) {
-			have = 1 + fuzz_rng_below(rng, have - 1);
-			backs++;
-		} else if ((have += 1 + fuzz_rng_below(rng, step)) > size)
-			have = size;
-		buf = copy_exact(data, have);
-		p->rc = http_parse_response(buf, have, FUZZ_MAX_HEAD,
-		    &p->resp);
-		if (p->rc != HTTP_INCOMPLETE)
-			check_result(buf, have, FUZZ_MAX_HEAD, p);
-		free(buf);
-	} while (p->rc == HTTP_INCOMPLETE && have < size);
+	fuzz_walk_pieces(data, size, rng, parse_piece, p);
 }
 
 int
