@@ -68,6 +68,19 @@ void	h_backend_stop(struct hbackend *);
 void	h_backend_kill(struct hbackend *);	/* SIGKILL, reap */
 
 /*
+ * Writes into ini (len bytes) the whole forklift.ini most proxy tests run:
+ * one worker in the foreground, its pidfile in @DIR@ and its log on
+ * stderr, a listener on @PORT@ for pool "web", health checks off, and a
+ * server line per entry of `servers` (its name and port; nothing need run
+ * there).  `global`, `listen` and `pool` are lines added to those sections
+ * ("" for none); `listen` may end with a section of its own, such as
+ * [admin].  Fails the test if it does not fit.
+ */
+void	h_pool_ini(char *ini, size_t len, const char *global,
+	    const char *listen, const char *pool,
+	    const struct hbackend *servers, int nservers);
+
+/*
  * Makes a temp dir, writes `ini` into forklift.ini there, and starts
  * `forklift -f -c FILE` with its stdout and stderr appended to error.log.
  * In `ini`, the placeholders @PORT@, @ADMIN@, @DIR@ are replaced by a free
@@ -156,6 +169,12 @@ bool	h_family(struct hfamily *, pid_t sup, int nworkers);
 void	h_family_wait(struct hfamily *, pid_t sup, int nworkers, int ms);
 /* True when no process of fam is alive. */
 bool	h_family_gone(const struct hfamily *);
+/*
+ * SIGKILLs the one child of sup titled `title` (see h_child) and fails the
+ * test unless another child with that title comes within ms.  Returns the
+ * pid killed.
+ */
+pid_t	h_kill_and_replace(pid_t sup, const char *title, int ms);
 
 /* Polls `cond(arg)` every 10 ms until true or `ms` passed. */
 bool	h_wait_until(bool (*cond)(void *), void *arg, int ms);
@@ -175,7 +194,8 @@ bool	h_port_open(int port);
 /* Polls h_port_open until true or ms passed. */
 bool	h_wait_port(int port, int ms);
 /* A plain listening socket on 127.0.0.1 (no SO_REUSEPORT) and its port:
-   a port taken, or a peer that never answers.  The caller closes it. */
+   a port taken, a peer that never answers, or a server the test plays.
+   The caller closes it. */
 int	h_hold_port(int *port);
 
 /* An HTTP response as libcurl saw it. */
@@ -194,13 +214,21 @@ void	h_post(int port, const char *path, const void *body, size_t len,
 	    struct hresponse *);
 void	h_response_free(struct hresponse *);
 
-/* Raw socket: connect to 127.0.0.1:port, send `req`, read until the peer
-   closes or ms pass; returns bytes read into out (NUL-terminated). */
 /* A blocking TCP connection to 127.0.0.1:port (fails the test if none). */
 int	h_connect(int port);
 /* Sends all of s, or fails the test. */
 void	h_send(int fd, const char *s, size_t len);
+/*
+ * Reads from fd into buf, after the `have` bytes it holds, until buf holds
+ * `until` (NULL: until the peer closes), the peer closes or resets, buf is
+ * full (cap - 1 bytes) or ms pass.  Returns the bytes held, NUL-terminated;
+ * *eof says whether the peer closed (or reset) the connection.
+ */
+size_t	h_recv(int fd, char *buf, size_t cap, size_t have, const char *until,
+	    int ms, bool *eof);
 
+/* Raw socket: connect to 127.0.0.1:port, send `req`, read until the peer
+   closes or ms pass; returns bytes read into out (NUL-terminated). */
 size_t	h_raw(int port, const char *req, size_t reqlen, char *out,
 	    size_t outlen, int ms);
 

@@ -1,9 +1,11 @@
 /*
- * The integration test harness, forklift's side: a temp dir per instance
- * holding its forklift.ini and logs, starting the binary in the foreground
- * or for one command, stopping it, and judging its logs.  As in nginx's
- * test suite, an [alert] or a sanitizer report in a log fails the test even
- * when every request got the right answer: a hidden crash is a failure.
+ * The integration test harness, forklift's side: the one-pool forklift.ini
+ * most tests run, a temp dir per instance holding its forklift.ini and
+ * logs, starting the binary in the foreground or for one command, stopping
+ * it, judging its logs, and finding (or killing) its children by title.
+ * As in nginx's test suite, an [alert] or a sanitizer report in a log
+ * fails the test even when every request got the right answer: a hidden
+ * crash is a failure.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -163,6 +165,25 @@ fail_with_log(const struct hforklift *hf, const char *what, const char *log)
 	tail = text == NULL ? "(none)" :
 	    len > TAIL_MAX ? text + len - TAIL_MAX : text;
 	ck_abort_msg("%s (kept %s); %s:\n%s", what, hf->dir, path, tail);
+}
+
+void
+h_pool_ini(char *ini, size_t len, const char *global, const char *listen,
+    const char *pool, const struct hbackend *servers, int nservers)
+{
+	size_t n;
+	int i;
+
+	n = (size_t)snprintf(ini, len,
+	    "[global]\nworkers = 1\ndaemon = no\n"
+	    "pidfile = @DIR@/forklift.pid\nerror_log = stderr\n%s"
+	    "[listen]\nbind = 127.0.0.1:@PORT@\npool = web\n%s"
+	    "[pool web]\nhealth_check = off\n%s", global, listen, pool);
+	for (i = 0; i < nservers && n < len; i++)
+		n += (size_t)snprintf(ini + n, len - n,
+		    "server = %s 127.0.0.1:%d\n", servers[i].name,
+		    servers[i].port);
+	ck_assert_msg(n < len, "h_pool_ini: more than %zu bytes", len);
 }
 
 void
@@ -482,4 +503,34 @@ h_family_gone(const struct hfamily *fam)
 		if (h_pid_alive(fam->workers[i]))
 			return false;
 	return !h_pid_alive(fam->checker);
+}
+
+struct replace_want {
+	pid_t		 sup;
+	const char	*title;
+	pid_t		 old;
+};
+
+static bool
+child_replaced(void *arg)
+{
+	const struct replace_want *w = arg;
+	pid_t now = h_child(w->sup, w->title);
+
+	return now != -1 && now != w->old;
+}
+
+pid_t
+h_kill_and_replace(pid_t sup, const char *title, int ms)
+{
+	struct replace_want w = { .sup = sup, .title = title };
+
+	w.old = h_child(sup, title);
+	ck_assert_msg(w.old > 0, "no \"%s\" under %d", title, (int)sup);
+	ck_assert_msg(kill(w.old, SIGKILL) == 0, "kill %d: %s", (int)w.old,
+	    strerror(errno));
+	ck_assert_msg(h_wait_until(child_replaced, &w, ms),
+	    "no new \"%s\" under %d within %d ms of SIGKILL to %d", title,
+	    (int)sup, ms, (int)w.old);
+	return w.old;
 }

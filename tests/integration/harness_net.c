@@ -195,6 +195,31 @@ wait_fd(int fd, short events, long long deadline)
 	}
 }
 
+size_t
+h_recv(int fd, char *buf, size_t cap, size_t have, const char *until,
+    int ms, bool *eof)
+{
+	long long deadline = hi_now_ms() + ms;
+	ssize_t n;
+
+	ck_assert_msg(have < cap, "h_recv: %zu bytes held in %zu", have, cap);
+	*eof = false;
+	buf[have] = '\0';
+	while (have < cap - 1 && (until == NULL ||
+	    strstr(buf, until) == NULL) && wait_fd(fd, POLLIN, deadline)) {
+		n = recv(fd, buf + have, cap - 1 - have, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*eof = true;	/* closed, or reset */
+			break;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+	}
+	return have;
+}
+
 /* Sends all of buf unless the peer stops reading or the deadline passes. */
 static void
 raw_send(int fd, const char *buf, size_t len, long long deadline)

@@ -13,12 +13,10 @@
 
 #include <check.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -33,107 +31,24 @@
 /* Hex digits of a chunk size the parser takes (worker/http_chunked.c). */
 #define CHUNK_DIGITS		16
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One worker, health checks off, the extra lines given, one server. */
-static void
-make_ini(char *ini, size_t len, const char *global, const char *listen,
-    const char *pool, int port)
-{
-	int n;
-
-	n = snprintf(ini, len,
-	    "[global]\nworkers = 1\ndaemon = no\n"
-	    "pidfile = @DIR@/forklift.pid\nerror_log = stderr\n%s"
-	    "[listen]\nbind = 127.0.0.1:@PORT@\npool = web\n%s"
-	    "[pool web]\nhealth_check = off\n%s"
-	    "server = solo 127.0.0.1:%d\n", global, listen, pool, port);
-	ck_assert(n > 0 && (size_t)n < len);
-}
-
-/* Whether buf[0..len) holds a whole response with a Content-Length. */
-static bool
-response_done(const char *buf, size_t len)
-{
-	const char *end, *cl;
-	long body;
-
-	if ((end = strstr(buf, "\r\n\r\n")) == NULL)
-		return false;
-	if ((cl = strcasestr(buf, "\r\nContent-Length:")) == NULL || cl > end)
-		return false;
-	body = strtol(cl + 17, NULL, 10);
-	return len >= (size_t)(end + 4 - buf) + (size_t)body;
-}
+/* The end of the backend's answer to GET /home: read to it, it is whole. */
+static const char home_end[] = "Hello from server: solo\n";
 
 /*
- * Reads one response (head and Content-Length body) or until the peer
- * closes or ms pass.  *eof: the peer closed (or reset: *reset too).
- */
-static size_t
-read_response(int fd, char *buf, size_t cap, int ms, bool *eof, bool *reset)
-{
-	long long end = now_ms() + ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t have = 0;
-	ssize_t n;
-
-	*eof = false;
-	if (reset != NULL)
-		*reset = false;
-	buf[0] = '\0';
-	while (have < cap - 1 && !response_done(buf, have)) {
-		if (now_ms() >= end ||
-		    poll(&pfd, 1, (int)(end - now_ms())) <= 0)
-			break;
-		if ((n = recv(fd, buf + have, cap - 1 - have, 0)) <= 0) {
-			*eof = true;
-			if (n == -1 && reset != NULL)
-				*reset = errno == ECONNRESET;
-			break;
-		}
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
-	return have;
-}
-
-/* After a response: whether the peer closes within ms, sending nothing. */
-static bool
-closes(int fd, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char c;
-
-	if (poll(&pfd, 1, ms) != 1)
-		return false;
-	return recv(fd, &c, 1, 0) <= 0;
-}
-
-/*
- * Sends req on a new connection and reads the answer into buf; *eof says
- * whether the proxy closed the connection after it (waited for up to
- * WAIT_MS when want_close, else not waited for).
+ * Sends req on a new connection and reads the answer into buf, up to
+ * `until` (NULL: until the proxy closes, for up to WAIT_MS); *eof says
+ * whether the proxy closed the connection.
  */
 static size_t
 exchange(int port, const char *req, size_t len, char *buf, size_t cap,
-    bool want_close, bool *eof)
+    const char *until, bool *eof)
 {
 	size_t n;
 	int fd;
 
 	fd = h_connect(port);
 	h_send(fd, req, len);
-	n = read_response(fd, buf, cap, WAIT_MS, eof, NULL);
-	if (!*eof && want_close)
-		*eof = closes(fd, WAIT_MS);
+	n = h_recv(fd, buf, cap, 0, until, WAIT_MS, eof);
 	close(fd);
 	return n;
 }
@@ -172,10 +87,15 @@ backend_stats(const struct hbackend *b, unsigned long long *requests,
 		*active = act - 1;	/* not counting the /stats connection */
 }
 
-/* Asserts a response of the proxy's own: status, closed, not forwarded. */
+/*
+ * Asserts a response of the proxy's own, all that came before the close
+ * (buf was read until then): status, closed, not forwarded, and nothing
+ * after its body, which is one line.
+ */
 static void
 assert_refused(const char *what, const char *buf, bool eof, int status)
 {
+	const char *body;
 	char want[32];
 
 	snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
@@ -186,6 +106,9 @@ assert_refused(const char *what, const char *buf, bool eof, int status)
 	ck_assert_msg(strstr(buf, "Connection: close\r\n") != NULL, "%s: %s",
 	    what, buf);
 	ck_assert_msg(eof, "%s: not closed", what);
+	body = strstr(buf, "\r\n\r\n");
+	ck_assert_msg(body != NULL && strchr(body + 4, '\n') ==
+	    buf + strlen(buf) - 1, "%s: not one response: %s", what, buf);
 }
 
 static void
@@ -243,23 +166,23 @@ START_TEST(test_header_block_size)
 	bool eof;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "max_header_size = 4k\n", "", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "max_header_size = 4k\n", "", &b, 1);
 	h_forklift_start(&f, ini);
 
 	/* Exactly max_header_size bytes, blank line included: served. */
 	len = padded_head(req, sizeof(req), 4096);
-	exchange(f.port, req, len, buf, sizeof(buf), false, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), home_end, &eof);
 	assert_served("a 4096-byte head", buf);
 
 	/* One byte more: 431, closed, never forwarded. */
 	backend_stats(&b, &before, NULL);
 	len = padded_head(req, sizeof(req), 4097);
-	exchange(f.port, req, len, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), NULL, &eof);
 	assert_refused("a 4097-byte head", buf, eof, 431);
 
 	/* Sent in pieces, without its end: 431 once 4097 bytes are in. */
 	padded_head(req, sizeof(req), 8000);
-	exchange(f.port, req, 4097, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, 4097, buf, sizeof(buf), NULL, &eof);
 	assert_refused("4097 bytes of a longer head", buf, eof, 431);
 	backend_stats(&b, &after, NULL);
 	ck_assert_uint_eq(after - before, 1);	/* the /stats before */
@@ -295,16 +218,16 @@ START_TEST(test_header_count)
 	bool eof;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", "", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &b, 1);
 	h_forklift_start(&f, ini);
 
 	len = many_fields(req, sizeof(req), PROXY_MAX_HEADERS);
-	exchange(f.port, req, len, buf, sizeof(buf), false, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), home_end, &eof);
 	assert_served("100 fields", buf);
 
 	backend_stats(&b, &before, NULL);
 	len = many_fields(req, sizeof(req), PROXY_MAX_HEADERS + 1);
-	exchange(f.port, req, len, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), NULL, &eof);
 	assert_refused("101 fields", buf, eof, 431);
 	backend_stats(&b, &after, NULL);
 	ck_assert_uint_eq(after - before, 1);
@@ -329,23 +252,23 @@ START_TEST(test_request_line)
 	bool eof;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "max_header_size = 4k\n", "", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "max_header_size = 4k\n", "", &b, 1);
 	h_forklift_start(&f, ini);
 
 	/* The longest line that leaves room for Host and the blank line. */
 	len = long_line(req, sizeof(req), 4096 - 11);
 	ck_assert_uint_eq(len, 4096);
-	exchange(f.port, req, len, buf, sizeof(buf), false, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), home_end, &eof);
 	assert_served("a 4085-byte request line", buf);
 
 	len = long_line(req, sizeof(req), 4096 - 10);
 	ck_assert_uint_eq(len, 4097);
-	exchange(f.port, req, len, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), NULL, &eof);
 	assert_refused("a 4086-byte request line", buf, eof, 431);
 
 	/* A line alone past the limit, no CRLF yet: refused as it comes. */
 	long_line(req, sizeof(req), 6000);
-	exchange(f.port, req, 4097, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, 4097, buf, sizeof(buf), NULL, &eof);
 	assert_refused("4097 bytes of a request line", buf, eof, 431);
 
 	h_forklift_stop(&f);
@@ -392,7 +315,7 @@ START_TEST(test_chunk_size_digits)
 	int fd;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", "", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &b, 1);
 	h_forklift_start(&f, ini);
 
 	/*
@@ -402,7 +325,7 @@ START_TEST(test_chunk_size_digits)
 	 */
 	backend_stats(&b, &s0, NULL);
 	len = chunked_post(req, sizeof(req), CHUNK_DIGITS);
-	exchange(f.port, req, len, buf, sizeof(buf), false, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), NULL, &eof);
 	ck_assert_msg(strstr(buf, "X-Server: solo\r\n") != NULL,
 	    "16 digits not forwarded: %.200s", buf);
 	backend_stats(&b, &s1, NULL);
@@ -413,7 +336,7 @@ START_TEST(test_chunk_size_digits)
 	 * own 400 before a server is chosen; the backend sees nothing.
 	 */
 	len = chunked_post(req, sizeof(req), CHUNK_DIGITS + 1);
-	exchange(f.port, req, len, buf, sizeof(buf), true, &eof);
+	exchange(f.port, req, len, buf, sizeof(buf), NULL, &eof);
 	assert_refused("17 digits", buf, eof, 400);
 	backend_stats(&b, &s2, NULL);
 	ck_assert_uint_eq(s2 - s1, 1);
@@ -425,9 +348,7 @@ START_TEST(test_chunk_size_digits)
 	 */
 	fd = h_connect(f.port);
 	send_body_bytewise(fd, req, len);
-	read_response(fd, buf, sizeof(buf), WAIT_MS, &eof, NULL);
-	if (!eof)
-		eof = closes(fd, WAIT_MS);
+	h_recv(fd, buf, sizeof(buf), 0, NULL, WAIT_MS, &eof);
 	close(fd);
 	assert_refused("17 digits, one byte at a time", buf, eof, 400);
 
@@ -448,19 +369,19 @@ START_TEST(test_max_connections)
 	struct hforklift f;
 	char ini[INI_MAX], global[64];
 	int fds[MAXCONN], extra[3], i;
-	bool eof, reset;
+	bool eof;
 	size_t n;
 
 	h_backend_start(&b, "solo", NULL);
 	snprintf(global, sizeof(global), "max_connections = %d\n", MAXCONN);
-	make_ini(ini, sizeof(ini), global, "", "", b.port);
+	h_pool_ini(ini, sizeof(ini), global, "", "", &b, 1);
 	h_forklift_start(&f, ini);
 
 	/* At the limit: every connection served and kept open. */
 	for (i = 0; i < MAXCONN; i++) {
 		fds[i] = h_connect(f.port);
 		h_send(fds[i], get, sizeof(get) - 1);
-		read_response(fds[i], buf, sizeof(buf), WAIT_MS, &eof, NULL);
+		h_recv(fds[i], buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
 		assert_served("at the limit", buf);
 		ck_assert(!eof);
 	}
@@ -474,26 +395,24 @@ START_TEST(test_max_connections)
 		extra[i] = h_connect(f.port);
 		h_send(extra[i], get, sizeof(get) - 1);
 	}
-	n = read_response(extra[0], buf, sizeof(buf), 700, &eof, &reset);
+	n = h_recv(extra[0], buf, sizeof(buf), 0, home_end, 700, &eof);
 	ck_assert_msg(n == 0 && !eof, "served past the limit: %s%s", buf,
-	    reset ? " (reset)" : "");
+	    eof ? " (closed or reset)" : "");
 	for (i = 1; i < 3; i++) {
-		n = read_response(extra[i], buf, sizeof(buf), 50, &eof,
-		    &reset);
+		n = h_recv(extra[i], buf, sizeof(buf), 0, home_end, 50, &eof);
 		ck_assert_msg(n == 0 && !eof, "served past the limit: %s", buf);
 	}
 
 	/* The connections already in keep their service. */
 	h_send(fds[0], get, sizeof(get) - 1);
-	read_response(fds[0], buf, sizeof(buf), WAIT_MS, &eof, NULL);
+	h_recv(fds[0], buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
 	assert_served("an accepted connection at the limit", buf);
 
 	/* Each slot that frees lets one waiting connection in. */
 	for (i = 0; i < 3; i++) {
 		close(fds[i]);
-		read_response(extra[i], buf, sizeof(buf), WAIT_MS, &eof,
-		    &reset);
-		ck_assert_msg(!reset, "waiting connection %d reset", i);
+		h_recv(extra[i], buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
+		ck_assert_msg(!eof, "waiting connection %d closed or reset", i);
 		assert_served("a waiting connection", buf);
 	}
 	for (i = 0; i < 3; i++)
@@ -544,7 +463,7 @@ START_TEST(test_idle_upstream_per_server)
 
 	h_backend_start(&b, "solo", NULL);
 	snprintf(pool, sizeof(pool), "keepalive = %d\n", KEEPALIVE);
-	make_ini(ini, sizeof(ini), "", "", pool, b.port);
+	h_pool_ini(ini, sizeof(ini), "", "", pool, &b, 1);
 	h_forklift_start(&f, ini);
 
 	/* N + 5 requests in flight at once: N + 5 upstream connections. */
@@ -556,7 +475,7 @@ START_TEST(test_idle_upstream_per_server)
 	ck_assert_msg(h_wait_until(all_active, &a, WAIT_MS),
 	    "%llu of %d upstream connections open", a.active, CONCURRENT);
 	for (i = 0; i < CONCURRENT; i++) {
-		read_response(fds[i], buf, sizeof(buf), WAIT_MS, &eof, NULL);
+		h_recv(fds[i], buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
 		assert_served("concurrent", buf);
 	}
 
@@ -569,7 +488,7 @@ START_TEST(test_idle_upstream_per_server)
 	/* The idle ones are reused: no new connection for the next N. */
 	for (i = 0; i < KEEPALIVE; i++) {
 		h_send(fds[i], get, sizeof(get) - 1);
-		read_response(fds[i], buf, sizeof(buf), WAIT_MS, &eof, NULL);
+		h_recv(fds[i], buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
 		assert_served("after", buf);
 	}
 	backend_stats(&b, NULL, &a.active);

@@ -16,13 +16,11 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -39,65 +37,6 @@
 
 /* ---- helpers --------------------------------------------------------- */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One worker, checks off, the given extra lines and servers. */
-static void
-make_ini(char *ini, size_t len, const char *global, const char *pool,
-    const struct hbackend *b, int nb)
-{
-	size_t n;
-	int i;
-
-	n = (size_t)snprintf(ini, len,
-	    "[global]\nworkers = 1\ndaemon = no\n"
-	    "pidfile = @DIR@/forklift.pid\nerror_log = stderr\n%s"
-	    "[listen]\nbind = 127.0.0.1:@PORT@\npool = web\n"
-	    "[pool web]\nhealth_check = off\n%s", global, pool);
-	for (i = 0; i < nb && n < len; i++)
-		n += (size_t)snprintf(ini + n, len - n,
-		    "server = %s 127.0.0.1:%d\n", b[i].name, b[i].port);
-	ck_assert_uint_lt(n, len);
-}
-
-/*
- * Reads into buf (from `have` on) until buf holds `needle` (NULL: until
- * the peer closes), the peer closes, or ms pass.  Returns the bytes held
- * (NUL-terminated); *eof says whether the peer closed.
- */
-static size_t
-raw_recv(int fd, char *buf, size_t cap, size_t have, const char *needle,
-    int ms, bool *eof)
-{
-	long long end = now_ms() + ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	*eof = false;
-	buf[have] = '\0';
-	while (have < cap - 1 && (needle == NULL ||
-	    strstr(buf, needle) == NULL)) {
-		if (now_ms() >= end ||
-		    poll(&pfd, 1, (int)(end - now_ms())) <= 0)
-			break;
-		n = recv(fd, buf + have, cap - 1 - have, 0);
-		if (n <= 0) {
-			*eof = true;
-			break;
-		}
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
-	return have;
-}
-
 /* Sends req on a new connection and reads until the proxy closes it. */
 static size_t
 raw_exchange(int port, const char *req, char *buf, size_t cap)
@@ -107,7 +46,7 @@ raw_exchange(int port, const char *req, char *buf, size_t cap)
 	int fd = h_connect(port);
 
 	h_send(fd, req, strlen(req));
-	n = raw_recv(fd, buf, cap, 0, NULL, RAW_MS, &eof);
+	n = h_recv(fd, buf, cap, 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof, "the proxy did not close; got: %.300s", buf);
 	close(fd);
 	return n;
@@ -324,7 +263,7 @@ setup_three(void)
 	h_backend_start(&be[0], "app1", NULL);
 	h_backend_start(&be[1], "app2", NULL);
 	h_backend_start(&be[2], "app3", NULL);
-	make_ini(ini, sizeof(ini), "", "", be, 3);
+	h_pool_ini(ini, sizeof(ini), "", "", "", be, 3);
 	h_forklift_start(&fk, ini);
 }
 
@@ -424,13 +363,13 @@ START_TEST(test_proxy_http10)
 	fd = h_connect(fk.port);
 	h_send(fd, "GET /home HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 	    46);
-	n = raw_recv(fd, buf, sizeof(buf), 0, "Hello from server: app", RAW_MS,
+	n = h_recv(fd, buf, sizeof(buf), 0, "Hello from server: app", RAW_MS,
 	    &eof);
-	n = raw_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
 	ck_assert_msg(n > 0 && !eof &&
 	    strstr(buf, "Connection: keep-alive\r\n"), "%s", buf);
 	h_send(fd, "GET /status/202 HTTP/1.0\r\n\r\n", 28);
-	n = raw_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && n > 12 && strncmp(buf, "HTTP/1.1 202", 12) == 0,
 	    "%s", buf);
 	close(fd);
@@ -447,7 +386,7 @@ START_TEST(test_proxy_keepalive_reuse)
 	int i;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", &b, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &b, 1);
 	h_forklift_start(&f, ini);
 	backend_stats(&b, &acc0, &req0);
 	/* 20 client connections, one request each. */
@@ -481,7 +420,7 @@ START_TEST(test_proxy_pipelining)
 	    "GET /home?delay=50 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /status/404 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 	    37 + 40 + 56);
-	raw_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
+	h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	close(fd);
 	ck_assert(eof);
 	ck_assert_msg(in_order(buf, (const char *const[]){ "HTTP/1.1 201",
@@ -495,7 +434,7 @@ START_TEST(test_proxy_pipelining)
 	    "GET /status/304 HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /status/203 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 	    37 + 37 + 56);
-	raw_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
+	h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	close(fd);
 	ck_assert_msg(eof && in_order(buf, (const char *const[]){
 	    "HTTP/1.1 204", "HTTP/1.1 304", "HTTP/1.1 203", NULL }), "%s",
@@ -515,12 +454,12 @@ START_TEST(test_proxy_expect_continue)
 	h_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
 	    "Expect: 100-continue\r\n\r\n", 75);
 	/* The server's 100 is relayed before the body is sent. */
-	n = raw_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 100 Continue\r\n", 23) == 0,
 	    "%s", buf);
 	h_send(fd, "hello", 5);
-	n = raw_recv(fd, buf, sizeof(buf), n, "fnv1a64=", RAW_MS, &eof);
-	raw_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), n, "fnv1a64=", RAW_MS, &eof);
+	h_recv(fd, buf, sizeof(buf), n, "\n", RAW_MS, &eof);
 	ck_assert_msg(in_order(buf, (const char *const[]){ "HTTP/1.1 100",
 	    "HTTP/1.1 200", "bytes=5 ", NULL }), "%s", buf);
 	close(fd);
@@ -565,7 +504,7 @@ START_TEST(test_proxy_backpressure)
 	h_send(fd, "GET /bytes/8388608 HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n", 59);
 	usleep(300 * 1000);	/* not a synchronisation: a slow client */
-	n = (ssize_t)raw_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS,
+	n = (ssize_t)h_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", RAW_MS,
 	    &eof);
 	body = strstr(buf, "\r\n\r\n");
 	ck_assert_ptr_nonnull(body);
@@ -617,16 +556,16 @@ START_TEST(test_proxy_upstream_pool_limits)
 	bool eof;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "keepalive = 1\n"
+	h_pool_ini(ini, sizeof(ini), "", "", "keepalive = 1\n"
 	    "keepalive_timeout = 700ms\n", &b, 1);
 	h_forklift_start(&f, ini);
 	fd1 = h_connect(f.port);
 	fd2 = h_connect(f.port);
 	h_send(fd1, slow, sizeof(slow) - 1);
 	h_send(fd2, slow, sizeof(slow) - 1);
-	raw_recv(fd1, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
+	h_recv(fd1, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
-	raw_recv(fd2, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
+	h_recv(fd2, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
 	close(fd1);
 	close(fd2);
@@ -703,7 +642,7 @@ START_TEST(test_proxy_drain)
 	int fs, fi;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", &b, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &b, 1);
 	h_forklift_start(&f, ini);
 	h_family_wait(&fam, f.pid, 1, 5000);
 	worker = fam.workers[0];
@@ -716,16 +655,16 @@ START_TEST(test_proxy_drain)
 
 	fi = h_connect(f.port);
 	h_send(fi, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
-	n = raw_recv(fi, idle, sizeof(idle), 0, "Hello from server: solo\n",
+	n = h_recv(fi, idle, sizeof(idle), 0, "Hello from server: solo\n",
 	    RAW_MS, &eof);
 	ck_assert_msg(n > 0 && !eof && strstr(idle, "solo\n"), "%s", idle);
 
 	ck_assert_int_eq(kill(worker, SIGQUIT), 0);
-	raw_recv(fs, slow, sizeof(slow), 0, NULL, RAW_MS, &eof);
+	h_recv(fs, slow, sizeof(slow), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && in_order(slow, (const char *const[]){
 	    "HTTP/1.1 200", "Connection: close\r\n", "solo\n", NULL }),
 	    "%s", slow);
-	n = raw_recv(fi, idle, sizeof(idle), 0, NULL, 3000, &eof);
+	n = h_recv(fi, idle, sizeof(idle), 0, NULL, 3000, &eof);
 	ck_assert_msg(eof && n == 0, "idle connection: %zu bytes, eof %d", n,
 	    eof);
 	close(fs);

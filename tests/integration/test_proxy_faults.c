@@ -34,50 +34,6 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One worker, checks off, extra lines, then servers by port. */
-static void
-make_ini(char *ini, size_t len, const char *global, const char *listen,
-    const char *pool, const int *ports, int nports)
-{
-	size_t n;
-	int i;
-
-	n = (size_t)snprintf(ini, len,
-	    "[global]\nworkers = 1\ndaemon = no\n"
-	    "pidfile = @DIR@/forklift.pid\nerror_log = stderr\n%s"
-	    "[listen]\nbind = 127.0.0.1:@PORT@\npool = web\n%s"
-	    "[pool web]\nhealth_check = off\n%s", global, listen, pool);
-	for (i = 0; i < nports && n < len; i++)
-		n += (size_t)snprintf(ini + n, len - n,
-		    "server = s%d 127.0.0.1:%d\n", i, ports[i]);
-	ck_assert_uint_lt(n, len);
-}
-
-/* Reads until the peer closes or ms pass; *eof says which. */
-static size_t
-raw_recv(int fd, char *buf, size_t cap, int ms, bool *eof)
-{
-	long long end = now_ms() + ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t have = 0;
-	ssize_t n;
-
-	*eof = false;
-	buf[0] = '\0';
-	while (have < cap - 1) {
-		if (now_ms() >= end ||
-		    poll(&pfd, 1, (int)(end - now_ms())) <= 0)
-			break;
-		if ((n = recv(fd, buf + have, cap - 1 - have, 0)) <= 0) {
-			*eof = true;
-			break;
-		}
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
-	return have;
-}
-
 /* The count after `key` ("requests=") in a backend's /stats answer. */
 static unsigned long long
 stat_of(const char *body, const char *key)
@@ -153,7 +109,7 @@ START_TEST(test_proxy_malformed)
 	int fd;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", "", &b.port, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &b, 1);
 	h_forklift_start(&f, ini);
 	before = backend_requests(&b);
 	for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
@@ -174,7 +130,7 @@ START_TEST(test_proxy_malformed)
 		}
 		fd = h_connect(f.port);
 		h_send(fd, req, len);
-		raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
+		h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 		close(fd);
 		snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
 		ck_assert_msg(strncmp(buf, want, strlen(want)) == 0,
@@ -204,15 +160,15 @@ START_TEST(test_proxy_client_timeouts)
 	int fd;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "client_timeout = 300ms\n", "",
-	    &b.port, 1);
+	h_pool_ini(ini, sizeof(ini), "", "client_timeout = 300ms\n", "",
+	    &b, 1);
 	h_forklift_start(&f, ini);
 
 	/* Part of a head, then nothing: 408 and closed. */
 	fd = h_connect(f.port);
 	t0 = now_ms();
 	h_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n", 29);
-	raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
+	h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	close(fd);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 408 ", 13) == 0 && eof, "%s",
 	    buf);
@@ -222,19 +178,19 @@ START_TEST(test_proxy_client_timeouts)
 	fd = h_connect(f.port);
 	h_send(fd, "POST /upload HTTP/1.1\r\nHost: t\r\n"
 	    "Content-Length: 10\r\n\r\nabc", 57);
-	raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
+	h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	close(fd);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 408 ", 13) == 0 && eof, "%s",
 	    buf);
 
 	/* Idle keep-alive, before and after a request: closed silently. */
 	fd = h_connect(f.port);
-	n = raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert(eof && n == 0);
 	close(fd);
 	fd = h_connect(f.port);
 	h_send(fd, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
-	n = raw_recv(fd, buf, sizeof(buf), RAW_MS, &eof);
+	n = h_recv(fd, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && n > 13 && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 &&
 	    strstr(buf, "Connection:") == NULL, "%s", buf);
 	close(fd);
@@ -253,8 +209,8 @@ START_TEST(test_proxy_server_timeout)
 	long long t0;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "", "", "server_timeout = 300ms\n",
-	    &b.port, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "server_timeout = 300ms\n",
+	    &b, 1);
 	h_forklift_start(&f, ini);
 	t0 = now_ms();
 	h_get(f.port, "/home?delay=3000", NULL, &r);
@@ -269,8 +225,8 @@ START_TEST(test_proxy_server_timeout)
 
 	/* A server that reads and never answers. */
 	h_backend_start(&h, "hung", hang);
-	make_ini(ini, sizeof(ini), "", "", "server_timeout = 300ms\n",
-	    &h.port, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "server_timeout = 300ms\n",
+	    &h, 1);
 	h_forklift_start(&f, ini);
 	h_get(f.port, "/home", NULL, &r);
 	ck_assert_int_eq(r.status, 504);
@@ -307,17 +263,17 @@ stuck_listener(int *port, int *filler)
 
 START_TEST(test_proxy_connect_timeout_retried)
 {
-	struct hbackend b;
+	struct hbackend b, srv[2] = { { .name = "s0" }, { .name = "s1" } };
 	struct hforklift f;
 	struct hresponse r;
 	char ini[INI_MAX];
-	int ports[2], lfd, filler, i;
+	int lfd, filler, i;
 
 	h_backend_start(&b, "solo", NULL);
-	lfd = stuck_listener(&ports[0], &filler);
-	ports[1] = b.port;
-	make_ini(ini, sizeof(ini), "", "", "connect_timeout = 200ms\n"
-	    "retries = 1\n", ports, 2);
+	lfd = stuck_listener(&srv[0].port, &filler);
+	srv[1].port = b.port;
+	h_pool_ini(ini, sizeof(ini), "", "", "connect_timeout = 200ms\n"
+	    "retries = 1\n", srv, 2);
 	h_forklift_start(&f, ini);
 	for (i = 0; i < 6; i++) {
 		h_get(f.port, "/home", NULL, &r);
@@ -330,9 +286,9 @@ START_TEST(test_proxy_connect_timeout_retried)
 	close(lfd);
 
 	/* Nothing else to try: 503 naming the pool. */
-	lfd = stuck_listener(&ports[0], &filler);
-	make_ini(ini, sizeof(ini), "", "", "connect_timeout = 200ms\n",
-	    ports, 1);
+	lfd = stuck_listener(&srv[0].port, &filler);
+	h_pool_ini(ini, sizeof(ini), "", "", "connect_timeout = 200ms\n",
+	    srv, 1);
 	h_forklift_start(&f, ini);
 	h_get(f.port, "/home", NULL, &r);
 	ck_assert_int_eq(r.status, 503);
@@ -348,17 +304,18 @@ END_TEST
 
 START_TEST(test_proxy_dead_server_retried)
 {
-	struct hbackend b;
+	struct hbackend b, srv[3] = { { .name = "s0" }, { .name = "s1" },
+	    { .name = "s2" } };
 	struct hforklift f;
 	struct hresponse r;
 	char ini[INI_MAX];
-	int ports[3], i;
+	int i;
 
 	h_backend_start(&b, "live", NULL);
-	ports[0] = h_free_port();	/* nothing listens: refused */
-	ports[1] = b.port;
-	ports[2] = h_free_port();
-	make_ini(ini, sizeof(ini), "", "", "retries = 2\n", ports, 3);
+	srv[0].port = h_free_port();	/* nothing listens: refused */
+	srv[1].port = b.port;
+	srv[2].port = h_free_port();
+	h_pool_ini(ini, sizeof(ini), "", "", "retries = 2\n", srv, 3);
 	h_forklift_start(&f, ini);
 	for (i = 0; i < 30; i++) {
 		h_get(f.port, "/home", NULL, &r);
@@ -368,8 +325,8 @@ START_TEST(test_proxy_dead_server_retried)
 	h_forklift_stop(&f);
 
 	/* All dead: 503, the pool named. */
-	ports[1] = h_free_port();
-	make_ini(ini, sizeof(ini), "", "", "retries = 2\n", ports, 3);
+	srv[1].port = h_free_port();
+	h_pool_ini(ini, sizeof(ini), "", "", "retries = 2\n", srv, 3);
 	h_forklift_start(&f, ini);
 	h_get(f.port, "/home", NULL, &r);
 	ck_assert_int_eq(r.status, 503);
@@ -415,7 +372,7 @@ START_TEST(test_proxy_stale_keepalive_retried)
 	int i;
 
 	h_backend_start(&b, "quick", quick);
-	make_ini(ini, sizeof(ini), "", "", "retries = 0\n", &b.port, 1);
+	h_pool_ini(ini, sizeof(ini), "", "", "retries = 0\n", &b, 1);
 	h_forklift_start(&f, ini);
 	ia.b = &b;
 	for (i = 0; i < 3; i++) {
@@ -428,26 +385,6 @@ START_TEST(test_proxy_stale_keepalive_retried)
 	h_backend_stop(&b);
 }
 END_TEST
-
-/* A server played by the test: a listening socket on 127.0.0.1. */
-static int
-fake_listen(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ne(fd, -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
 
 static int
 fake_accept(int lfd)
@@ -465,18 +402,11 @@ fake_accept(int lfd)
 static void
 fake_read_request(int fd, char *buf, size_t cap, const char *end)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t have = 0;
-	ssize_t n;
+	bool eof;
 
-	buf[0] = '\0';
-	while (strstr(buf, end) == NULL) {
-		ck_assert_msg(poll(&pfd, 1, RAW_MS) == 1, "no request");
-		n = recv(fd, buf + have, cap - 1 - have, 0);
-		ck_assert_int_gt(n, 0);
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
+	h_recv(fd, buf, cap, 0, end, RAW_MS, &eof);
+	ck_assert_msg(strstr(buf, end) != NULL, "no request%s: %s",
+	    eof ? " (closed)" : "", buf);
 }
 
 static const char fake_ok[] =
@@ -491,12 +421,13 @@ static const char fake_ok[] =
 START_TEST(test_proxy_reused_connection_race)
 {
 	struct hforklift f;
+	struct hbackend fake = { .name = "fake" };
 	char ini[INI_MAX], buf[RAW_MAX];
-	int lfd, port, s1, s2, c;
+	int lfd, s1, s2, c;
 	bool eof;
 
-	lfd = fake_listen(&port);
-	make_ini(ini, sizeof(ini), "", "", "retries = 0\n", &port, 1);
+	lfd = h_hold_port(&fake.port);
+	h_pool_ini(ini, sizeof(ini), "", "", "retries = 0\n", &fake, 1);
 	h_forklift_start(&f, ini);
 
 	c = h_connect(f.port);
@@ -504,7 +435,7 @@ START_TEST(test_proxy_reused_connection_race)
 	s1 = fake_accept(lfd);
 	fake_read_request(s1, buf, sizeof(buf), "\r\n\r\n");
 	h_send(s1, fake_ok, sizeof(fake_ok) - 1);
-	raw_recv(c, buf, sizeof(buf), 300, &eof);
+	h_recv(c, buf, sizeof(buf), 0, NULL, 300, &eof);
 	ck_assert_msg(strstr(buf, "ok\n") != NULL, "%s", buf);
 
 	/* Reused, and closed under the request. */
@@ -517,7 +448,7 @@ START_TEST(test_proxy_reused_connection_race)
 	fake_read_request(s2, buf, sizeof(buf), "\r\n\r\n");
 	ck_assert(strncmp(buf, "GET /b ", 7) == 0);
 	h_send(s2, fake_ok, sizeof(fake_ok) - 1);
-	raw_recv(c, buf, sizeof(buf), RAW_MS, &eof);
+	h_recv(c, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && eof, "%s",
 	    buf);
 	close(c);
@@ -528,7 +459,7 @@ START_TEST(test_proxy_reused_connection_race)
 	    "Connection: close\r\n\r\nbody", 72);
 	fake_read_request(s2, buf, sizeof(buf), "body");
 	close(s2);
-	raw_recv(c, buf, sizeof(buf), RAW_MS, &eof);
+	h_recv(c, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 502 ", 13) == 0 && eof, "%s",
 	    buf);
 	close(c);
@@ -549,7 +480,7 @@ START_TEST(test_proxy_max_connections)
 	bool eof;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "max_connections = 2\n", "", "", &b.port,
+	h_pool_ini(ini, sizeof(ini), "max_connections = 2\n", "", "", &b,
 	    1);
 	h_forklift_start(&f, ini);
 	c1 = h_connect(f.port);
@@ -557,20 +488,20 @@ START_TEST(test_proxy_max_connections)
 	h_send(c1, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	h_send(c2, "GET /home HTTP/1.1\r\nHost: t\r\n\r\n", 31);
 	/* Both answered and kept open: the worker is at its limit. */
-	n = raw_recv(c1, buf, sizeof(buf), 1000, &eof);
+	n = h_recv(c1, buf, sizeof(buf), 0, NULL, 1000, &eof);
 	ck_assert(n > 0 && !eof);
-	n = raw_recv(c2, buf, sizeof(buf), 1000, &eof);
+	n = h_recv(c2, buf, sizeof(buf), 0, NULL, 1000, &eof);
 	ck_assert(n > 0 && !eof);
 
 	/* The third waits in the queue, neither answered nor reset... */
 	c3 = h_connect(f.port);
 	h_send(c3, "GET /home HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n", 50);
-	n = raw_recv(c3, buf, sizeof(buf), 500, &eof);
+	n = h_recv(c3, buf, sizeof(buf), 0, NULL, 500, &eof);
 	ck_assert_msg(n == 0 && !eof, "answered at the limit: %s", buf);
 	/* ... until a slot frees. */
 	close(c1);
-	raw_recv(c3, buf, sizeof(buf), RAW_MS, &eof);
+	h_recv(c3, buf, sizeof(buf), 0, NULL, RAW_MS, &eof);
 	ck_assert_msg(eof && strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s",
 	    buf);
 	close(c2);

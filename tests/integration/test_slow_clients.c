@@ -26,6 +26,8 @@
 #define INI_MAX		4096
 #define RESP_MAX	(64 * 1024)
 #define WAIT_MS		5000
+/* The admin listener, for the worker's count of connections. */
+#define ADMIN		"[admin]\nbind = 127.0.0.1:@ADMIN@\n"
 
 /* Quick requests measured while a slow client is connected: at least
    QUICK_N, at most QUICK_MAX. */
@@ -36,6 +38,8 @@
 #define QUICK_P99_US	(50 * 1000)
 
 static const char get_home[] = "GET /home HTTP/1.1\r\nHost: t\r\n\r\n";
+/* The end of the backend's answer to it: read to it, it is whole. */
+static const char home_end[] = "Hello from server: solo\n";
 
 static long long
 now_us(void)
@@ -46,33 +50,20 @@ now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-make_ini(char *ini, size_t len, const char *listen, int port)
-{
-	int n;
-
-	n = snprintf(ini, len,
-	    "[global]\nworkers = 1\ndaemon = no\n"
-	    "pidfile = @DIR@/forklift.pid\nerror_log = stderr\n"
-	    "[listen]\nbind = 127.0.0.1:@PORT@\npool = web\n%s"
-	    "[admin]\nbind = 127.0.0.1:@ADMIN@\n"
-	    "[pool web]\nhealth_check = off\n"
-	    "server = solo 127.0.0.1:%d\n", listen, port);
-	ck_assert(n > 0 && (size_t)n < len);
-}
-
-/* A connection to 127.0.0.1:port; rcvbuf > 0 sets SO_RCVBUF first. */
+/*
+ * A connection to 127.0.0.1:port with a receive buffer of rcvbuf bytes,
+ * set before the handshake so that the window the proxy sees is small.
+ */
 static int
-raw_connect(int port, int rcvbuf)
+connect_rcvbuf(int port, int rcvbuf)
 {
 	struct sockaddr_in sin;
 	int fd;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ne(fd, -1);
-	if (rcvbuf > 0)
-		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
-		    &rcvbuf, sizeof(rcvbuf)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
@@ -80,42 +71,6 @@ raw_connect(int port, int rcvbuf)
 	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
 	    "connect: %s", strerror(errno));
 	return fd;
-}
-
-/* Whether buf[0..len) holds a whole response with a Content-Length. */
-static bool
-response_done(const char *buf, size_t len)
-{
-	const char *end, *cl;
-
-	if ((end = strstr(buf, "\r\n\r\n")) == NULL)
-		return false;
-	if ((cl = strcasestr(buf, "\r\nContent-Length:")) == NULL || cl > end)
-		return false;
-	return len >= (size_t)(end + 4 - buf) +
-	    (size_t)strtol(cl + 17, NULL, 10);
-}
-
-/* Reads one response, or until the peer closes or ms pass. */
-static size_t
-read_response(int fd, char *buf, size_t cap, int ms)
-{
-	long long end = now_us() + (long long)ms * 1000;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t have = 0;
-	ssize_t n;
-
-	buf[0] = '\0';
-	while (have < cap - 1 && !response_done(buf, have)) {
-		if (now_us() >= end ||
-		    poll(&pfd, 1, (int)((end - now_us()) / 1000) + 1) <= 0)
-			break;
-		if ((n = recv(fd, buf + have, cap - 1 - have, 0)) <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
-	return have;
 }
 
 /* Quick requests on a keep-alive connection, their round trips timed. */
@@ -130,9 +85,10 @@ quick_one(struct quick *q)
 {
 	static char buf[RESP_MAX];
 	long long t0 = now_us();
+	bool eof;
 
 	h_send(q->fd, get_home, sizeof(get_home) - 1);
-	read_response(q->fd, buf, sizeof(buf), WAIT_MS);
+	h_recv(q->fd, buf, sizeof(buf), 0, home_end, WAIT_MS, &eof);
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0,
 	    "quick request %d: %.200s", q->n, buf);
 	if (q->n < QUICK_MAX)
@@ -203,10 +159,11 @@ START_TEST(test_slow_head)
 	int slow, k;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "client_timeout = 3s\n", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "client_timeout = 3s\n" ADMIN, "",
+	    &b, 1);
 	h_forklift_start(&f, ini);
 	memset(&q, 0, sizeof(q));
-	q.fd = raw_connect(f.port, 0);
+	q.fd = h_connect(f.port);
 	quick_one(&q);		/* warm: the measure starts connected */
 	q.n = 0;
 
@@ -215,7 +172,7 @@ START_TEST(test_slow_head)
 	 * connection, then a wait for the next second that also watches
 	 * for the proxy cutting the slow one.
 	 */
-	slow = raw_connect(f.port, 0);
+	slow = h_connect(f.port);
 	t0 = now_us();
 	for (i = 0; i < sizeof(slow_req) - 1 && cut_ms < 0; i++) {
 		next = t0 + (long long)(i + 1) * 1000000;
@@ -299,22 +256,23 @@ START_TEST(test_never_reads)
 	    "Host: t\r\nConnection: close\r\n\r\n";
 	long idle_rss, rss, max_rss = 0, base, active;
 	long long t0, cut_ms = -1;
-	bool seen = false;
+	bool seen = false, eof;
 	int slow, fd, k;
 
 	h_backend_start(&b, "solo", NULL);
-	make_ini(ini, sizeof(ini), "client_timeout = 1s\n", b.port);
+	h_pool_ini(ini, sizeof(ini), "", "client_timeout = 1s\n" ADMIN, "",
+	    &b, 1);
 	h_forklift_start(&f, ini);
 	h_family_wait(&fam, f.pid, 1, WAIT_MS);
 
 	/* Warm the worker's buffers with a large response read whole. */
-	fd = raw_connect(f.port, 0);
+	fd = h_connect(f.port);
 	h_send(fd, warm, sizeof(warm) - 1);
-	while (read_response(fd, buf, sizeof(buf), WAIT_MS) > 0)
+	while (h_recv(fd, buf, sizeof(buf), 0, NULL, WAIT_MS, &eof) > 0)
 		;
 	close(fd);
 	memset(&q, 0, sizeof(q));
-	q.fd = raw_connect(f.port, 0);
+	q.fd = h_connect(f.port);
 	quick_one(&q);
 	q.n = 0;
 	idle_rss = vm_rss_kib(fam.workers[0]);
@@ -325,7 +283,7 @@ START_TEST(test_never_reads)
 	 * Then quick requests, the worker's RSS, and whether the slow one is
 	 * still open (once it was seen open), until it is cut.
 	 */
-	slow = raw_connect(f.port, 4096);
+	slow = connect_rcvbuf(f.port, 4096);
 	h_send(slow, big, sizeof(big) - 1);
 	t0 = now_us();
 	while (cut_ms < 0 && (now_us() - t0) / 1000 < READER_DEADLINE_MS) {

@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 
 #include <check.h>
-#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,14 +48,6 @@ struct opts {
 	int		 listen_port;	/* 0: the harness's @PORT@ */
 	int		 backend_port;
 	const char	*pid_dir;	/* the pidfile's dir; NULL: @DIR@ */
-};
-
-/* A child slot watched for a successor. */
-struct slot {
-	pid_t		 sup;
-	char		 title[64];
-	pid_t		 old;
-	pid_t		 now;
 };
 
 static void
@@ -103,34 +94,6 @@ conf_text(char *buf, size_t len, const struct opts *o)
 	    o->pid_dir != NULL ? o->pid_dir : "@DIR@", o->error_log,
 	    o->intensity, o->period, bind, o->backend_port);
 	ck_assert(n > 0 && (size_t)n < len);
-}
-
-static bool
-slot_replaced(void *arg)
-{
-	struct slot *s = arg;
-
-	s->now = h_child(s->sup, s->title);
-	return s->now != -1 && s->now != s->old;
-}
-
-/* SIGKILLs the child in a slot; fails unless a successor comes in time. */
-static pid_t
-kill_and_replace(pid_t sup, const char *title)
-{
-	struct slot s;
-
-	memset(&s, 0, sizeof(s));
-	s.sup = sup;
-	strlcpy(s.title, title, sizeof(s.title));
-	s.old = h_child(sup, title);
-	ck_assert_msg(s.old > 0, "no \"%s\" under %d", title, (int)sup);
-	ck_assert_msg(kill(s.old, SIGKILL) == 0, "kill %d: %s", (int)s.old,
-	    strerror(errno));
-	ck_assert_msg(h_wait_until(slot_replaced, &s, REPLACE_MS),
-	    "no new \"%s\" under %d within %d ms of SIGKILL to %d", title,
-	    (int)sup, REPLACE_MS, (int)s.old);
-	return s.old;
 }
 
 static bool
@@ -482,7 +445,7 @@ START_TEST(test_worker_killed_is_replaced)
 	h_backend_start(&b, "app1", NULL);
 	opts_default(&o, b.port);
 	start_basic(&f, &fam, &o);
-	old = kill_and_replace(f.pid, "forklift: worker 0");
+	old = h_kill_and_replace(f.pid, "forklift: worker 0", REPLACE_MS);
 	snprintf(line, sizeof(line),
 	    "worker 0 (pid %d) killed by signal 9, restarting", (int)old);
 	log_wait(f.log, line);
@@ -517,7 +480,7 @@ START_TEST(test_health_checker_killed_is_replaced)
 	h_backend_start(&b, "app1", NULL);
 	opts_default(&o, b.port);
 	start_basic(&f, &fam, &o);
-	old = kill_and_replace(f.pid, "forklift: health checker");
+	old = h_kill_and_replace(f.pid, "forklift: health checker", REPLACE_MS);
 	snprintf(line, sizeof(line),
 	    "health checker (pid %d) killed by signal 9, restarting",
 	    (int)old);
@@ -548,7 +511,8 @@ START_TEST(test_restart_intensity_exceeded)
 	start_basic(&f, &fam, &o);
 	/* Three restarts are allowed within the period... */
 	for (i = 0; i < 3; i++)
-		(void)kill_and_replace(f.pid, "forklift: worker 0");
+		(void)h_kill_and_replace(f.pid, "forklift: worker 0",
+		    REPLACE_MS);
 	h_family_wait(&fam, f.pid, o.workers, FAMILY_MS);
 	/* ...the fourth is more than restart_intensity. */
 	ck_assert(kill(fam.workers[0], SIGKILL) == 0);
@@ -732,7 +696,7 @@ START_TEST(test_reopen_log)
 	/* The new file appears, and the next line goes there. */
 	ck_assert_msg(h_wait_file(log, "", LOG_MS),
 	    "no new %s %d ms after the reopen", log, LOG_MS);
-	old = kill_and_replace(f.pid, "forklift: worker 0");
+	old = h_kill_and_replace(f.pid, "forklift: worker 0", REPLACE_MS);
 	snprintf(line, sizeof(line),
 	    "worker 0 (pid %d) killed by signal 9, restarting", (int)old);
 	log_wait(log, line);
