@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "supervisor/daemon.h"
+#include "worker/proxy.h"
 
 #define FD_SLACK	256	/* descriptors a worker needs beyond its
 				   connections */
@@ -26,22 +27,18 @@ static struct pidfh	*pidfh;
 static int		 ready_fd = -1;	/* pipe to the launcher, or -1 */
 
 /*
- * Raises RLIMIT_NOFILE to what a worker needs: a client and a server
- * socket per connection, the idle server connections it keeps, and
- * FD_SLACK for listeners, the loop, logs and admin connections.  Root may
+ * Raises RLIMIT_NOFILE to what a worker needs: what its proxy may hold
+ * (proxy_descriptors_needed) and FD_SLACK for listeners, the loop, logs
+ * and admin connections.  Root may
  * raise the hard limit too; it must happen here, before the children drop
  * privileges and no longer can.  Returns 0, or -1 with why in err.
  */
 int
 daemon_raise_nofile(const struct conf *conf, char *err, size_t errlen)
 {
-	rlim_t need = 2 * (rlim_t)conf->max_connections + FD_SLACK;
+	rlim_t need = proxy_descriptors_needed(conf) + FD_SLACK;
 	struct rlimit rl;
-	unsigned i;
 
-	for (i = 0; i < conf->npools; i++)
-		need += (rlim_t)conf->pools[i].keepalive *
-		    conf->pools[i].nservers;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		snprintf(err, errlen, "getrlimit: %s", strerror(errno));
 		return -1;

@@ -125,6 +125,7 @@ proxy_client_close(struct client *c)
 	proxy_request_end(c);		/* cut short: if a line is owed */
 	if (c->up != NULL)
 		proxy_drop_upstream(c, false);
+	proxy_splice_release(c);
 	if (c->queued) {
 		TAILQ_REMOVE(&proxy.ready, c, ready);
 		proxy.nready--;
@@ -531,6 +532,17 @@ proxy_timers_needed(const struct conf *conf)
 	for (i = 0; i < conf->nservers; i++)
 		n += conf->servers[i].pool->keepalive;
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+uint64_t
+proxy_descriptors_needed(const struct conf *conf)
+{
+	uint64_t n = 2 * (uint64_t)conf->max_connections + 2 * PIPES_MAX;
+	unsigned i;
+
+	for (i = 0; i < conf->nservers; i++)
+		n += conf->servers[i].pool->keepalive;
+	return n;
 }
 
 int

@@ -22,6 +22,13 @@
 uint32_t	proxy_timers_needed(const struct conf *conf);
 
 /*
+ * Descriptors the proxy may hold at once for `conf`: a client and a server
+ * socket per connection, the idle server connections it keeps and the
+ * pipes of spliced bodies.
+ */
+uint64_t	proxy_descriptors_needed(const struct conf *conf);
+
+/*
  * Sets the proxy up for `conf` in worker `slot`, on `loop`.  on_release is
  * called after every client connection closes (so the worker can resume
  * accepting, or exit once drained).  Returns 0, or -1 with a message in

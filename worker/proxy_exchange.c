@@ -35,6 +35,7 @@ proxy_drop_upstream(struct client *c, bool reuse)
 
 	count_sub(&server_row(c->x.server)->active, 1);
 	c->up = NULL;
+	proxy_splice_release(c);	/* what it holds was for this one */
 	if (reuse)
 		upstream_put(u);
 	else
@@ -161,7 +162,7 @@ upstream_failed(struct client *c, const char *why)
 		proxy_server_failed(u->server, why);
 	proxy_drop_upstream(c, false);
 	if (x->resp_any || x->head_dropped || x->body_sent > 0 ||
-	    (!connecting && !idempotent(x->req.method)))
+	    x->body_piped > 0 || (!connecting && !idempotent(x->req.method)))
 		return proxy_reply_error(c, 502, why);
 	if (stale) {
 		x->stale_retried = true;
@@ -227,7 +228,8 @@ client_read_body(struct client *c)
 	size_t room;
 	ssize_t n;
 
-	if (x->reqf.done || x->req_abandoned || !c->can_read)
+	if (x->reqf.done || x->req_abandoned || !c->can_read ||
+	    c->pipe != NULL)
 		return STEP_WAIT;
 	if (buf_room(in) < LOW_WATER && in->off > 0) {
 		shift = buf_compact(in, 0);
@@ -530,8 +532,8 @@ exchange_check(struct client *c)
 		if (x->logging)
 			x->t_done = now_us();
 		reuse = x->head_sent && x->reqf.done &&
-		    x->req_next == x->req_end && !x->req_abandoned &&
-		    x->resp.keep_alive && x->respf.kind != HTTP_BODY_CLOSE &&
+		    x->req_next == x->req_end && !proxy_splice_holds(c) &&
+		    !x->req_abandoned && x->resp.keep_alive && x->respf.kind != HTTP_BODY_CLOSE &&
 		    !x->up_dirty && !c->up->rdhup;
 		proxy_drop_upstream(c, reuse);
 		if (!x->reqf.done)
@@ -552,8 +554,10 @@ enum step
 proxy_step_forward(struct client *c)
 {
 	static enum step (*const steps[])(struct client *) = {
-		client_read_body, upstream_send, upstream_recv, client_relay,
-		exchange_check,
+		/* Splicing first: once the buffered path has sent what
+		   it held, a pipe takes the rest before another read. */
+		proxy_splice_body, client_read_body, upstream_send,
+		upstream_recv, client_relay, exchange_check,
 	};
 	enum step s, any = STEP_WAIT;
 	size_t i;
@@ -592,7 +596,8 @@ proxy_forward_timers(struct client *c)
 	if (u != NULL && !u->connecting) {
 		wait = x->rstate != RS_DONE && buf_room(c->out) > 0 &&
 		    (!x->head_sent || x->req_next < x->req_end ||
-		    x->reqf.done || x->req_abandoned);
+		    proxy_splice_holds(c) || x->reqf.done ||
+		    x->req_abandoned);
 		if (!wait)
 			upstream_deadline(u, 0);
 		else if (c->moved_up || !ev_deadline_active(&u->timer))

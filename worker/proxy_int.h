@@ -12,6 +12,7 @@
  *   proxy_head.c      header rewriting, both directions, and the
  *                     balancing key
  *   proxy_body.c      where a message body ends (framing)
+ *   proxy_splice.c    large request bodies moved by splice(2)
  *   proxy_log.c       what a request leaves behind: counters, warnings
  *                     about servers, the access log line
  */
@@ -43,6 +44,10 @@
 #define LOW_WATER	4096
 /* Field lines in one head; more is 431 (or 502 from a server). */
 #define MAX_HEADERS	100
+/* Pipes for spliced request bodies, per worker, and what one holds (the
+   kernel's default of 16 pages). */
+#define PIPES_MAX	16
+#define PIPE_BYTES	(64 * 1024)
 /* When draining, keep-alive connections idle this long are closed; a
    connection idle for less may have a request on its way to us. */
 #define DRAIN_GRACE_MS	1000
@@ -90,6 +95,7 @@ struct exchange {
 	uint32_t		 req_end;	/* end of framed body bytes */
 	struct framing		 reqf;
 	uint64_t		 body_sent;
+	uint64_t		 body_piped;	/* into a pipe: no retry */
 	bool			 req_abandoned;	/* rest not forwarded */
 	bool			 close_after;	/* the connection's last */
 	bool			 has_key;
@@ -141,6 +147,7 @@ struct client {
 	struct buf		*in;
 	struct buf		*out;
 	struct upstream		*up;
+	struct body_pipe	*pipe;		/* splicing the body */
 	enum client_state	 state;
 	bool			 can_read;	/* edge, no EAGAIN yet */
 	bool			 can_write;
@@ -242,6 +249,11 @@ void		proxy_framing_init(struct framing *, enum http_body,
 		    int64_t length, bool hold_lines);
 int		proxy_framing_feed(struct framing *, const char *p,
 		    size_t avail, size_t *n);
+
+/* proxy_splice.c */
+enum step	proxy_splice_body(struct client *);
+void		proxy_splice_release(struct client *);
+bool		proxy_splice_holds(const struct client *);
 
 /* proxy_log.c */
 int		proxy_log_init(const struct conf *);

@@ -65,7 +65,7 @@
  * supervisor is gone, and must not race the supervisor's.
  */
 #define SHUTDOWN_SLACK_MS	500
-/* Descriptors beyond two per client connection and the idle pools. */
+/* Descriptors beyond what the proxy holds (proxy_descriptors_needed). */
 #define SPARE_FDS	64
 
 struct listener {
@@ -258,11 +258,8 @@ static void
 raise_nofile(const struct conf *conf)
 {
 	struct rlimit rl;
-	rlim_t need = 2 * (rlim_t)conf->max_connections + SPARE_FDS;
-	unsigned i;
+	rlim_t need = proxy_descriptors_needed(conf) + SPARE_FDS;
 
-	for (i = 0; i < conf->nservers; i++)
-		need += conf->servers[i].pool->keepalive;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit");
 	if (rl.rlim_cur >= need)
