@@ -35,6 +35,7 @@
 #define ADMIN_MAX_HEADERS	64	/* header lines of a request */
 #define TIMEOUT_MS		5000	/* head, and each step of a send */
 #define LINGER_MS		1000	/* waiting for the client's close */
+#define STOP_GRACE_MS		1000	/* for a silent connection at stop */
 #define HEAD_RESERVE		512	/* room before a body for its head */
 #define SAMPLE_MS		1000	/* request-rate sampling period */
 #define RATE_SAMPLES		4	/* rates span the last 3 periods */
@@ -692,10 +693,15 @@ admin_stop(struct ev_loop *loop)
 	adm.listener.fd = -1;
 	adm.paused = false;
 	ev_timer_stop(loop, &adm.sampler);
+	/*
+	 * A connection accepted but not yet heard from may have its request
+	 * on the way: it gets STOP_GRACE_MS, as an idle proxy client does,
+	 * rather than a close that the client would see as a reset.
+	 */
 	for (i = 0; i < ADMIN_MAX_CONNS; i++)
 		if (adm.conns[i].state == CONN_HEAD &&
 		    adm.conns[i].in_len == 0)
-			conn_close(&adm.conns[i]);
+			conn_wait(&adm.conns[i], EPOLLIN, STOP_GRACE_MS);
 }
 
 unsigned

@@ -5,7 +5,8 @@
  * traffic are (worker pids are the supervisor's real children; a stopped
  * backend shows "down" once the health checker marks it), /metrics must
  * parse line by line, / must render, and the admin must keep answering
- * while a worker is being replaced.
+ * while a worker is being replaced, and answer a connection that was
+ * accepted but silent when a reload drained its worker.
  */
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -25,6 +27,9 @@
 #define TRAFFIC		30	/* requests sent through the proxy */
 #define MARK_MS		5000	/* bound on the checker marking a change */
 #define RESTART_MS	5000	/* bound on a worker being replaced */
+#define SERVE_MS	10000	/* bound on a new generation serving */
+#define ANSWER_MS	5000	/* bound on a raw exchange */
+#define DRAIN_MS	5000	/* bound on an idle old generation ending */
 
 struct setup {
 	struct hforklift	f;
@@ -402,6 +407,104 @@ START_TEST(test_admin_answers_while_a_worker_is_replaced)
 }
 END_TEST
 
+struct generation_wait {
+	int		 admin_port;
+	long long	 generation;
+};
+
+/* /stats on a new connection is answered by the generation awaited. */
+static bool
+generation_serving(void *arg)
+{
+	const struct generation_wait *w = arg;
+	struct hresponse r;
+	bool ok;
+
+	h_get(w->admin_port, "/stats", NULL, &r);
+	ok = r.status == 200 && json_valid(r.body) &&
+	    json_get_int(r.body, "generation") == w->generation;
+	h_response_free(&r);
+	return ok;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A client whose connection the old worker accepted, but whose request
+ * had not arrived when the reload drained that worker, is answered by
+ * the old worker: not closed, which the client would see as a reset.
+ */
+START_TEST(test_admin_answers_silent_connection_across_reload)
+{
+	static const char req[] = "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct setup s;
+	struct generation_wait w;
+	char ini[INI_MAX], out[65536], *doc;
+	long long hup_ms, sent_ms;
+	pid_t old;
+	size_t n;
+	bool eof;
+	int fd;
+
+	memset(&s, 0, sizeof(s));
+	h_backend_start(&s.b[0], "app1", NULL);
+	h_pool_ini(ini, sizeof(ini), "", "[admin]\nbind = 127.0.0.1:@ADMIN@\n",
+	    "", s.b, 1);
+	h_forklift_start(&s.f, ini);
+	ck_assert_int_gt(s.f.admin_port, 0);
+	h_family_wait(&s.fam, s.f.pid, 1, RESTART_MS);
+	old = s.fam.workers[0];
+
+	fd = h_connect(s.f.admin_port);
+	/*
+	 * One worker, one admin socket, whose queue the worker accepts in
+	 * order until it is empty: once a later connection is answered by
+	 * that worker, it holds the silent one.
+	 */
+	doc = stats(&s);
+	ck_assert_int_eq(json_get_int(doc, "generation"), 1);
+	ck_assert_int_eq(json_get_int(doc, "answered_by.pid"), old);
+	free(doc);
+
+	h_forklift_signal(&s.f, SIGHUP);
+	hup_ms = now_ms();
+	w.admin_port = s.f.admin_port;
+	w.generation = 2;
+	ck_assert_msg(h_wait_until(generation_serving, &w, SERVE_MS),
+	    "generation 2 not answering /stats after %d ms", SERVE_MS);
+
+	h_send(fd, req, sizeof(req) - 1);
+	sent_ms = now_ms();
+	n = h_recv(fd, out, sizeof(out), 0, NULL, ANSWER_MS, &eof);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0,
+	    "the silent connection, its request sent %lld ms after SIGHUP, "
+	    "got %zu bytes%s: \"%.80s\"", sent_ms - hup_ms, n,
+	    eof ? " and a close" : "", out);
+	ck_assert_msg(eof, "the admin kept the connection after its answer");
+	doc = strstr(out, "\r\n\r\n");
+	ck_assert_ptr_nonnull(doc);
+	doc += 4;
+	ck_assert_msg(json_valid(doc), "invalid JSON:\n%s", doc);
+	/* Answered by the draining worker, not by the new generation. */
+	ck_assert_int_eq(json_get_int(doc, "generation"), 1);
+	ck_assert_int_eq(json_get_int(doc, "answered_by.pid"), old);
+	ck_assert_int_eq(close(fd), 0);
+
+	/* Answered, the connection no longer holds the old worker. */
+	ck_assert_msg(h_wait_file(s.f.log, "generation 1 has drained",
+	    DRAIN_MS), "generation 1 not drained %d ms after its last "
+	    "connection", DRAIN_MS);
+	stop(&s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -415,6 +518,7 @@ main(void)
 	tcase_add_test(tc, test_admin_metrics_parse_and_show_state);
 	tcase_add_test(tc, test_admin_page_renders);
 	tcase_add_test(tc, test_admin_answers_while_a_worker_is_replaced);
+	tcase_add_test(tc, test_admin_answers_silent_connection_across_reload);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
