@@ -255,8 +255,8 @@ proxy_reply_error(struct client *c, int status, const char *why)
 
 /* The client's send buffer is full: wait for the edge that says it is
    not, watching for it from now on.  Returns -1 if epoll fails. */
-static int
-client_blocked(struct client *c)
+int
+proxy_client_blocked(struct client *c)
 {
 	c->can_write = false;
 	return ev_io_set(proxy.loop, &c->io, CLIENT_EVENTS | EPOLLOUT);
@@ -275,13 +275,13 @@ proxy_client_send(struct client *c, uint32_t end)
 	if ((n = write(c->io.fd, out->data + out->off, len)) == -1) {
 		if (errno == EINTR)
 			return STEP_MORE;
-		if (errno == EAGAIN && client_blocked(c) == 0)
+		if (errno == EAGAIN && proxy_client_blocked(c) == 0)
 			return STEP_WAIT;
 		log_debug("client %s: write: %s", c->ip, strerror(errno));
 		proxy_client_close(c);
 		return STEP_CLOSED;
 	}
-	if ((size_t)n < len && client_blocked(c) == -1) {
+	if ((size_t)n < len && proxy_client_blocked(c) == -1) {
 		log_warn("epoll_ctl client: %s", strerror(errno));
 		proxy_client_close(c);
 		return STEP_CLOSED;

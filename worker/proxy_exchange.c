@@ -35,7 +35,7 @@ proxy_drop_upstream(struct client *c, bool reuse)
 
 	count_sub(&server_row(c->x.server)->active, 1);
 	c->up = NULL;
-	proxy_splice_release(c);	/* what it holds was for this one */
+	proxy_splice_upstream_gone(c);
 	if (reuse)
 		upstream_put(u);
 	else
@@ -177,8 +177,8 @@ upstream_failed(struct client *c, const char *why)
 }
 
 /* The server broke the exchange; a retry only if nothing came yet. */
-static enum step
-upstream_broken(struct client *c, const char *why)
+enum step
+proxy_upstream_broken(struct client *c, const char *why)
 {
 	if (!c->x.resp_any)
 		return upstream_failed(c, why);
@@ -327,7 +327,7 @@ frame_response(struct client *c)
 	    out->len - x->resp_end, &n);
 	x->resp_end += (uint32_t)n;
 	if (rc < 0)
-		return upstream_broken(c, x->respf.chunked.error);
+		return proxy_upstream_broken(c, x->respf.chunked.error);
 	if (x->respf.done) {
 		x->rstate = RS_DONE;
 		if (out->len > x->resp_end) {
@@ -364,7 +364,7 @@ response_head(struct client *c, uint32_t hlen)
 		return STEP_MORE;
 	}
 	if (kind == HTTP_BODY_TUNNEL)
-		return upstream_broken(c, "protocol switch not supported");
+		return proxy_upstream_broken(c, "protocol switch not supported");
 	count_add(&server_row(x->server)->responses[status / 100 - 1], 1);
 	x->resp_started = true;
 	x->status = x->ustatus = status;
@@ -403,7 +403,7 @@ response_advance(struct client *c)
 		if (rc == HTTP_INCOMPLETE)
 			return STEP_WAIT;
 		if (rc < 0)
-			return upstream_broken(c, x->resp.error);
+			return proxy_upstream_broken(c, x->resp.error);
 		if ((s = response_head(c, (uint32_t)rc)) != STEP_MORE ||
 		    c->state != CS_FORWARD)
 			return s;
@@ -452,7 +452,7 @@ upstream_eof(struct client *c)
 	}
 	if (!x->resp_any)
 		return upstream_failed(c, "closed before responding");
-	return upstream_broken(c, "closed in the middle of a response");
+	return proxy_upstream_broken(c, "closed in the middle of a response");
 }
 
 /* Reads what the server sends into `out`. */
@@ -466,7 +466,7 @@ upstream_recv(struct client *c)
 	ssize_t n;
 
 	if (u == NULL || u->connecting || !u->can_read || !x->head_sent ||
-	    x->rstate == RS_DONE)
+	    x->rstate == RS_DONE || (c->pipe != NULL && c->pipe->response))
 		return STEP_WAIT;
 	out_make_room(c);
 	if ((room = buf_room(out)) == 0)
@@ -490,7 +490,7 @@ upstream_recv(struct client *c)
 	}
 	if (errno == EINTR)
 		return STEP_MORE;
-	return upstream_broken(c, strerror(errno));
+	return proxy_upstream_broken(c, strerror(errno));
 }
 
 /* Writes the framed response bytes to the client. */
@@ -532,7 +532,7 @@ exchange_check(struct client *c)
 		if (x->logging)
 			x->t_done = now_us();
 		reuse = x->head_sent && x->reqf.done &&
-		    x->req_next == x->req_end && !proxy_splice_holds(c) &&
+		    x->req_next == x->req_end && proxy_piped(c, false) == 0 &&
 		    !x->req_abandoned && x->resp.keep_alive && x->respf.kind != HTTP_BODY_CLOSE &&
 		    !x->up_dirty && !c->up->rdhup;
 		proxy_drop_upstream(c, reuse);
@@ -540,8 +540,8 @@ exchange_check(struct client *c)
 			x->req_abandoned = true;  /* answered early */
 		return STEP_MORE;
 	}
-	if (c->out->off < x->resp_end)
-		return STEP_WAIT;
+	if (c->out->off < x->resp_end || c->pipe != NULL)
+		return STEP_WAIT;	/* still going to the client */
 	proxy_count_response(c, x->status);
 	proxy_request_end(c);
 	if (x->close_after)
@@ -556,8 +556,9 @@ proxy_step_forward(struct client *c)
 	static enum step (*const steps[])(struct client *) = {
 		/* Splicing first: once the buffered path has sent what
 		   it held, a pipe takes the rest before another read. */
-		proxy_splice_body, client_read_body, upstream_send,
-		upstream_recv, client_relay, exchange_check,
+		proxy_splice_request, client_read_body, upstream_send,
+		proxy_splice_response, upstream_recv, client_relay,
+		exchange_check,
 	};
 	enum step s, any = STEP_WAIT;
 	size_t i;
@@ -588,15 +589,17 @@ proxy_forward_timers(struct client *c)
 
 	wait = (!x->reqf.done && !x->req_abandoned &&
 	    (buf_room(c->in) > 0 || c->in->off > 0)) ||
-	    (x->resp_any && c->out->off < x->resp_end);
+	    (x->resp_any && c->out->off < x->resp_end) ||
+	    proxy_piped(c, true) > 0;
 	if (!wait)
 		proxy_deadline_set(c, 0);
 	else if (c->moved_client || !ev_deadline_active(&c->timer))
 		proxy_deadline_set(c, c->listener->client_timeout_ms);
 	if (u != NULL && !u->connecting) {
 		wait = x->rstate != RS_DONE && buf_room(c->out) > 0 &&
+		    proxy_piped(c, true) == 0 &&
 		    (!x->head_sent || x->req_next < x->req_end ||
-		    proxy_splice_holds(c) || x->reqf.done ||
+		    proxy_piped(c, false) > 0 || x->reqf.done ||
 		    x->req_abandoned);
 		if (!wait)
 			upstream_deadline(u, 0);

@@ -12,7 +12,7 @@
  *   proxy_head.c      header rewriting, both directions, and the
  *                     balancing key
  *   proxy_body.c      where a message body ends (framing)
- *   proxy_splice.c    large request bodies moved by splice(2)
+ *   proxy_splice.c    large bodies moved by splice(2), both ways
  *   proxy_log.c       what a request leaves behind: counters, warnings
  *                     about servers, the access log line
  */
@@ -84,6 +84,14 @@ struct framing {
 	uint64_t		 left;		/* length, or chunk data */
 	uint32_t		 held;		/* chunked: walked, held back */
 	struct http_chunked	 chunked;	/* HTTP_BODY_CHUNKED */
+};
+
+/* A pipe splicing one body (proxy_splice.c). */
+struct body_pipe {
+	int			 rd;
+	int			 wr;
+	uint32_t		 held;		/* bytes in the pipe */
+	bool			 response;	/* server to client */
 };
 
 /* One request and its response: reset for every request. */
@@ -226,6 +234,7 @@ server_row(int id)
 bool		proxy_client_run(struct client *);
 void		proxy_client_close(struct client *);
 enum step	proxy_client_send(struct client *, uint32_t end);
+int		proxy_client_blocked(struct client *);
 enum step	proxy_client_finish(struct client *);
 void		proxy_next_request(struct client *);
 enum step	proxy_reply_error(struct client *, int status, const char *);
@@ -236,6 +245,7 @@ enum step	proxy_exchange_start(struct client *);
 enum step	proxy_step_forward(struct client *);
 void		proxy_forward_timers(struct client *);
 void		proxy_drop_upstream(struct client *, bool reuse);
+enum step	proxy_upstream_broken(struct client *, const char *why);
 
 /* proxy_head.c */
 int		proxy_render_request(struct client *, const char *head,
@@ -251,9 +261,18 @@ int		proxy_framing_feed(struct framing *, const char *p,
 		    size_t avail, size_t *n);
 
 /* proxy_splice.c */
-enum step	proxy_splice_body(struct client *);
+enum step	proxy_splice_request(struct client *);
+enum step	proxy_splice_response(struct client *);
 void		proxy_splice_release(struct client *);
-bool		proxy_splice_holds(const struct client *);
+void		proxy_splice_upstream_gone(struct client *);
+
+/* Bytes c's pipe holds for the client (response) or the server. */
+static inline uint32_t
+proxy_piped(const struct client *c, bool response)
+{
+	return c->pipe != NULL && c->pipe->response == response ?
+	    c->pipe->held : 0;
+}
 
 /* proxy_log.c */
 int		proxy_log_init(const struct conf *);

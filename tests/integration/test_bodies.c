@@ -1,13 +1,18 @@
 /*
- * Integration tests of large request bodies, which a worker moves from the
- * client to the server through a pipe with splice(2) (worker/proxy_splice.c)
- * once they are past what it buffers: the body ends exactly at its length
- * (a pipelined request after it is served), more uploads at once than the
- * worker has pipes all arrive whole, a pipe left holding bytes is emptied
- * and not leaked, and a body that reached a pipe is never sent twice.  The real
+ * Integration tests of large bodies, which a worker moves between client
+ * and server through a pipe with splice(2) (worker/proxy_splice.c) once
+ * they are past what it buffers.  Requests: the body ends exactly at its
+ * length (a pipelined request after it is served), more uploads at once
+ * than the worker has pipes all arrive whole, a pipe left holding bytes is
+ * emptied and not leaked, and a body that reached a pipe is never sent
+ * twice.  Responses: exactly the length is relayed (a pipelined request's
+ * answer follows it; bytes a server sends past it are not, and its
+ * connection is not reused), and a download abandoned with bytes in the
+ * pipe leaks nothing.  The real
  * forklift binary, a real backend (tests/backend), raw sockets; the
  * backend's /upload answers with the length and FNV-1a 64 of what it got.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -504,6 +509,243 @@ START_TEST(test_body_in_pipe_not_retried)
 }
 END_TEST
 
+/* ---- response bodies ----------------------------------------------------- */
+
+/* Byte i of the backend's /bytes/N body. */
+static unsigned char
+bytes_byte(uint64_t i)
+{
+	return (unsigned char)((i * 31 + 7) % 251);
+}
+
+/*
+ * Reads one response with a Content-Length from fd: its head into head
+ * (NUL-terminated), then exactly that many body bytes, checked against
+ * the /bytes pattern.  Returns the body length.
+ */
+static uint64_t
+read_bytes_response(int fd, char *head, size_t cap)
+{
+	const char *cl;
+	char *end, buf[16384];
+	uint64_t len, i;
+	size_t have, k;
+	ssize_t n;
+	bool eof;
+
+	have = h_recv(fd, head, cap, 0, "\r\n\r\n", WAIT_MS, &eof);
+	ck_assert_msg((end = strstr(head, "\r\n\r\n")) != NULL,
+	    "no response head: %.300s", head);
+	ck_assert_msg(strncmp(head, "HTTP/1.1 200 ", 13) == 0, "%.300s", head);
+	cl = strcasestr(head, "\r\nContent-Length: ");
+	ck_assert_msg(cl != NULL && cl < end, "no length: %.300s", head);
+	len = strtoull(cl + 18, NULL, 10);
+	/* Body bytes that came with the head. */
+	k = have - (size_t)(end + 4 - head);
+	ck_assert_uint_le(k, len);
+	for (i = 0; i < k; i++)
+		ck_assert_msg((unsigned char)end[4 + i] == bytes_byte(i),
+		    "body byte %" PRIu64 " is wrong", i);
+	while (i < len) {
+		k = len - i < sizeof(buf) ? (size_t)(len - i) : sizeof(buf);
+		n = recv(fd, buf, k, 0);
+		ck_assert_msg(n > 0, "the body stopped at %" PRIu64 " of %"
+		    PRIu64, i, len);
+		for (k = 0; k < (size_t)n; k++, i++)
+			ck_assert_msg((unsigned char)buf[k] == bytes_byte(i),
+			    "body byte %" PRIu64 " is wrong", i);
+	}
+	end[2] = '\0';
+	return len;
+}
+
+/*
+ * A large download and a GET right behind it on one connection: the
+ * worker relays exactly the response's length, then answers the GET.
+ */
+START_TEST(test_download_then_pipelined_request)
+{
+	static const char reqs[] = "GET /bytes/1000003 HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /home HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct hforklift fk;
+	struct hbackend b;
+	char head[4096];
+	bool eof;
+	int fd;
+
+	start_proxy(&fk, &b);
+	fd = h_connect(fk.port);
+	h_send(fd, reqs, sizeof(reqs) - 1);
+	ck_assert_uint_eq(read_bytes_response(fd, head, sizeof(head)), 1000003);
+	h_recv(fd, head, sizeof(head), 0, "Hello from server: solo\n", WAIT_MS,
+	    &eof);
+	ck_assert_msg(strncmp(head, "HTTP/1.1 200 ", 13) == 0 &&
+	    strstr(head, "Hello from server: solo\n") != NULL,
+	    "the pipelined GET got: %.300s", head);
+	close(fd);
+	h_forklift_stop(&fk);
+	h_backend_stop(&b);
+}
+END_TEST
+
+/* True once the client socket holds at least `want` unread bytes. */
+struct unread {
+	int	 fd;
+	int	 want;
+};
+
+static bool
+unread_reached(void *arg)
+{
+	struct unread *u = arg;
+	int n = 0;
+
+	return ioctl(u->fd, FIONREAD, &n) == 0 && n >= u->want;
+}
+
+/*
+ * A client that asks for 64 MiB, reads a little, stops reading until its
+ * socket is full (the worker's pipe fills behind it), and leaves.
+ */
+static void
+abandoned_download(int port)
+{
+	static const char req[] = "GET /bytes/67108864 HTTP/1.1\r\n"
+	    "Host: t\r\n\r\n";
+	struct unread u;
+	char buf[16384];
+	int rcvbuf = 65536;
+	size_t got = 0;
+	ssize_t n;
+
+	u.fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(u.fd != -1);
+	ck_assert(setsockopt(u.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == 0);
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+		    .sin_port = htons((uint16_t)port),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		ck_assert(connect(u.fd, (struct sockaddr *)&sin,
+		    sizeof(sin)) == 0);
+	}
+	h_send(u.fd, req, sizeof(req) - 1);
+	while (got < 256 * 1024) {
+		n = recv(u.fd, buf, sizeof(buf), 0);
+		ck_assert_msg(n > 0, "the download stopped at %zu", got);
+		got += (size_t)n;
+	}
+	u.want = rcvbuf / 2;
+	ck_assert_msg(h_wait_until(unread_reached, &u, WAIT_MS),
+	    "the worker stopped sending");
+	close(u.fd);
+}
+
+/*
+ * Downloads abandoned one after another with bytes in the worker's pipe:
+ * after each, the worker holds what it held at the start and one pipe,
+ * and a whole download after them carries none of their bytes.
+ */
+START_TEST(test_abandoned_downloads_leak_nothing)
+{
+	static const char get[] = "GET /bytes/2000000 HTTP/1.1\r\n"
+	    "Host: t\r\n\r\n";
+	struct hforklift fk;
+	struct hbackend b;
+	struct hfamily fam;
+	struct fd_count fds;
+	char head[4096];
+	int i, fd;
+
+	start_proxy(&fk, &b);
+	h_family_wait(&fam, fk.pid, 1, WAIT_MS);
+	fds.pid = fam.workers[0];
+	fds.want = count_fds(fds.pid) + 2;	/* and a pipe's two ends */
+	ck_assert_int_gt(fds.want, 2);
+	for (i = 0; i < NSTUCK; i++) {
+		abandoned_download(fk.port);
+		ck_assert_msg(h_wait_until(fd_count_is, &fds, WAIT_MS),
+		    "worker descriptors: %d after %d abandoned downloads, "
+		    "not %d", fds.last, i + 1, fds.want);
+	}
+	fd = h_connect(fk.port);
+	h_send(fd, get, sizeof(get) - 1);
+	ck_assert_uint_eq(read_bytes_response(fd, head, sizeof(head)), 2000000);
+	close(fd);
+	h_forklift_stop(&fk);
+	h_backend_stop(&b);
+}
+END_TEST
+
+/*
+ * A server that sends bytes past its response's length: the client gets
+ * exactly the response, and the connection is not used again (its next
+ * request goes on a new one).
+ */
+START_TEST(test_bytes_past_response_not_reused)
+{
+	static const char get[] = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+	static const char head200[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 200000\r\n\r\n";
+	struct hforklift fk;
+	struct hbackend fake = { 0 };
+	char ini[INI_MAX], buf[8192], *body;
+	size_t n;
+	bool eof;
+	int lfd, s1, s2, fd;
+
+	snprintf(fake.name, sizeof(fake.name), "fake");
+	lfd = h_hold_port(&fake.port);
+	h_pool_ini(ini, sizeof(ini), "", "", "", &fake, 1);
+	h_forklift_start(&fk, ini);
+	fd = h_connect(fk.port);
+	h_send(fd, get, sizeof(get) - 1);
+	s1 = accept(lfd, NULL, NULL);
+	ck_assert_msg(s1 != -1, "accept: %s", strerror(errno));
+	h_recv(s1, buf, sizeof(buf), 0, "\r\n\r\n", WAIT_MS, &eof);
+	body = malloc(200000 + 4);
+	ck_assert(body != NULL);
+	body_fill((unsigned char *)body, 0, 200000);
+	memcpy(body + 200000, "JUNK", 4);
+	h_send(s1, head200, sizeof(head200) - 1);
+	h_send(s1, body, 200000 + 4);
+
+	/* The whole response and nothing more: the next request's answer
+	   must start right after it. */
+	n = h_recv(fd, buf, sizeof(buf), 0, "\r\n\r\n", WAIT_MS, &eof);
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s", buf);
+	n -= (size_t)(strstr(buf, "\r\n\r\n") + 4 - buf);
+	while (n < 200000) {
+		ssize_t k = recv(fd, buf, sizeof(buf) <
+		    200000 - n ? sizeof(buf) : 200000 - n, 0);
+
+		ck_assert_msg(k > 0, "the body stopped at %zu", n);
+		n += (size_t)k;
+	}
+	ck_assert_uint_eq(n, 200000);
+	h_send(fd, get, sizeof(get) - 1);
+	ck_assert_msg(connection_waits(lfd, WAIT_MS),
+	    "the next request did not come on a new connection");
+	s2 = accept(lfd, NULL, NULL);
+	ck_assert(s2 != -1);
+	h_recv(s2, buf, sizeof(buf), 0, "\r\n\r\n", WAIT_MS, &eof);
+	h_send(s2, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40);
+	n = h_recv(fd, buf, sizeof(buf), 0, "\r\n\r\nok", WAIT_MS, &eof);
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0 &&
+	    strstr(buf, "\r\n\r\nok") != NULL, "second answer: %s", buf);
+	/* The first connection was closed, never given the request. */
+	n = h_recv(s1, buf, sizeof(buf), 0, NULL, WAIT_MS, &eof);
+	ck_assert_msg(eof && n == 0, "the dirty connection got: %s", buf);
+	free(body);
+	close(s1);
+	close(s2);
+	close(fd);
+	close(lfd);
+	h_forklift_stop(&fk);
+}
+END_TEST
+
 static Suite *
 bodies_suite(void)
 {
@@ -515,6 +757,9 @@ bodies_suite(void)
 	tcase_add_test(tc, test_more_uploads_than_pipes);
 	tcase_add_test(tc, test_pipe_holding_bytes_emptied);
 	tcase_add_test(tc, test_body_in_pipe_not_retried);
+	tcase_add_test(tc, test_download_then_pipelined_request);
+	tcase_add_test(tc, test_abandoned_downloads_leak_nothing);
+	tcase_add_test(tc, test_bytes_past_response_not_reused);
 	suite_add_tcase(s, tc);
 	return s;
 }
