@@ -147,6 +147,8 @@ pid_t	h_pidfile_pid(const char *path);
    returns how many, at most max. */
 int	h_children(pid_t ppid, const char *title, pid_t *pids, int max);
 bool	h_pid_alive(pid_t);		/* a zombie is not alive */
+/* Descriptors pid holds now (from /proc), -1 if it cannot be read. */
+int	h_fd_count(pid_t);
 /* The one live child of ppid whose title is exactly `title`; -1 if there
    is none or more than one. */
 pid_t	h_child(pid_t ppid, const char *title);

@@ -20,7 +20,6 @@
 #include <netinet/in.h>
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -215,24 +214,6 @@ END_TEST
 
 /* ---- a pipe left holding bytes ------------------------------------------ */
 
-static int
-count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 struct fd_count {
 	pid_t	 pid;
 	int	 want;
@@ -244,7 +225,7 @@ fd_count_is(void *arg)
 {
 	struct fd_count *f = arg;
 
-	return (f->last = count_fds(f->pid)) == f->want;
+	return (f->last = h_fd_count(f->pid)) == f->want;
 }
 
 /*
@@ -411,7 +392,7 @@ START_TEST(test_pipe_holding_bytes_emptied)
 	h_forklift_start(&fk, ini);
 	h_family_wait(&fam, fk.pid, 1, WAIT_MS);
 	fds.pid = fam.workers[0];
-	fds.want = count_fds(fds.pid) + 2;	/* and a pipe's two ends */
+	fds.want = h_fd_count(fds.pid) + 2;	/* and a pipe's two ends */
 	ck_assert_int_gt(fds.want, 2);
 	for (i = 0; i < NSTUCK; i++) {
 		stuck_upload(fk.port, lfd);
@@ -661,7 +642,7 @@ START_TEST(test_abandoned_downloads_leak_nothing)
 	start_proxy(&fk, &b);
 	h_family_wait(&fam, fk.pid, 1, WAIT_MS);
 	fds.pid = fam.workers[0];
-	fds.want = count_fds(fds.pid) + 2;	/* and a pipe's two ends */
+	fds.want = h_fd_count(fds.pid) + 2;	/* and a pipe's two ends */
 	ck_assert_int_gt(fds.want, 2);
 	for (i = 0; i < NSTUCK; i++) {
 		abandoned_download(fk.port);

@@ -1084,10 +1084,8 @@ assert_not_holding(pid_t pid, const char *target, const char *who)
 static void
 assert_std_fds(pid_t pid, char *pipe, size_t len)
 {
-	char path[64], link[128];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	char link[128];
+	int n;
 
 	proc_link(pid, "fd/0", link, sizeof(link));
 	ck_assert_str_eq(link, "/dev/null");
@@ -1095,11 +1093,7 @@ assert_std_fds(pid_t pid, char *pipe, size_t len)
 	ck_assert_msg(strncmp(pipe, "pipe:", 5) == 0, "fd 1: %s", pipe);
 	proc_link(pid, "fd/2", link, sizeof(link));
 	ck_assert_str_eq(link, pipe);
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	ck_assert((d = opendir(path)) != NULL);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
+	n = h_fd_count(pid);
 	ck_assert_msg(n == 3, "pid %ld has %d descriptors, not 3", (long)pid,
 	    n);
 }
