@@ -439,8 +439,8 @@ out_make_room(struct client *c)
 	}
 }
 
-static enum step
-upstream_eof(struct client *c)
+enum step
+proxy_upstream_eof(struct client *c)
 {
 	struct exchange *x = &c->x;
 
@@ -483,7 +483,7 @@ upstream_recv(struct client *c)
 		return STEP_MORE;
 	}
 	if (n == 0)
-		return upstream_eof(c);
+		return proxy_upstream_eof(c);
 	if (errno == EAGAIN) {
 		u->can_read = false;
 		return STEP_WAIT;

@@ -246,6 +246,7 @@ enum step	proxy_step_forward(struct client *);
 void		proxy_forward_timers(struct client *);
 void		proxy_drop_upstream(struct client *, bool reuse);
 enum step	proxy_upstream_broken(struct client *, const char *why);
+enum step	proxy_upstream_eof(struct client *);
 
 /* proxy_head.c */
 int		proxy_render_request(struct client *, const char *head,

@@ -253,9 +253,9 @@ response_in(struct client *c)
 	}
 	if (n == -1 && errno == EINTR)
 		return STEP_MORE;
-	u->rdhup = true;
-	return proxy_upstream_broken(c, n == 0 ?
-	    "closed in the middle of a response" : strerror(errno));
+	if (n == 0)
+		return proxy_upstream_eof(c);
+	return proxy_upstream_broken(c, strerror(errno));
 }
 
 /* Pipe to client. */
